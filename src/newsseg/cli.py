@@ -1,0 +1,163 @@
+"""The ``newsseg`` command: parse options, call one function of :mod:`newsseg.api`, print.
+
+Known errors (:class:`~newsseg.errors.NewssegError`) become one line on stderr and exit 1;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from newsseg import api
+from newsseg.config import LABELS
+from newsseg.errors import NewssegError
+from newsseg.report import cv_table, score_table, write_json
+
+app = typer.Typer(
+    name="newsseg",
+    help="Label every paragraph of news-page dumps as headline, body, legal or teaser.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class OutputFormat(str, Enum):
+    tsv = "tsv"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+# Options shared by several commands, declared once.
+Paths = Annotated[
+    list[str],
+    typer.Argument(
+        help="Files, folders (searched recursively) or '-' for standard input.", show_default=False
+    ),
+]
+ModelOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--model", "-m", help="Model file (.skops). Default: the shipped model.", show_default=False
+    ),
+]
+TrustPickle = Annotated[
+    bool,
+    typer.Option(
+        "--trust-pickle",
+        help="Allow a pickle-based model (.joblib). Loading it RUNS CODE from the file: "
+        "use only with files from a source you trust.",
+    ),
+]
+Encoding = Annotated[str, typer.Option("--encoding", help="Text encoding of the inputs.")]
+Force = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn a known error into one line on stderr and exit status 1."""
+    try:
+        yield
+    except NewssegError as error:
+        typer.echo(f"newsseg: error: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def train(
+    paths: Paths,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the model (.skops).")
+    ],
+    cv: Annotated[
+        int | None,
+        typer.Option("--cv", min=2, help="Also score K-fold cross-validation grouped by site."),
+    ] = None,
+    labels: Annotated[
+        str, typer.Option("--labels", help="Comma-separated label set the data may use.")
+    ] = ",".join(LABELS),
+    encoding: Encoding = "utf-8",
+    force: Force = False,
+) -> None:
+    """Train a model on labeled dumps (*.tsv, tables) and save it with its metadata."""
+    label_set = [label.strip() for label in labels.split(",") if label.strip()]
+    with user_errors():
+        metadata = api.train(paths, output, cv=cv, labels=label_set, encoding=encoding, force=force)
+    data = metadata["training_data"]
+    typer.echo(
+        f"trained on {data['documents']} documents, {data['paragraphs']} paragraphs "
+        f"({data['sites']} sites); wrote {output}"
+    )
+    if metadata["cv"]:
+        typer.echo(cv_table(metadata["cv"]))
+
+
+@app.command()
+def evaluate(
+    paths: Paths,
+    model: ModelOption = None,
+    json_path: Annotated[
+        Path | None,
+        typer.Option("--json", help="Also write the scores as JSON to this file."),
+    ] = None,
+    trust_pickle: TrustPickle = False,
+    encoding: Encoding = "utf-8",
+) -> None:
+    """Score a model on labeled dumps: per-label table, macro-F1, accuracy, confusion."""
+    with user_errors():
+        labeler = api.load_model(model, trust_pickle=trust_pickle)
+        scores = api.evaluate_model(paths, labeler, encoding=encoding)
+        if json_path is not None:
+            write_json(json_path, scores)
+    typer.echo(score_table(scores))
+
+
+@app.command()
+def predict(
+    paths: Paths,
+    model: ModelOption = None,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--output-dir", "-o", help="Write one file per input document here, not to stdout."
+        ),
+    ] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="Output format.")
+    ] = OutputFormat.tsv,
+    proba: Annotated[
+        bool, typer.Option("--proba", help="Add per-label probabilities (jsonl, csv).")
+    ] = False,
+    trust_pickle: TrustPickle = False,
+    encoding: Encoding = "utf-8",
+    force: Force = False,
+) -> None:
+    """Label every paragraph of dumps (*.txt), labeled dumps or tables."""
+    with user_errors():
+        if proba and output_format is OutputFormat.tsv:
+            raise NewssegError("--proba needs --format jsonl or csv")
+        labeler = api.load_model(model, trust_pickle=trust_pickle)
+        result = api.predict(
+            paths,
+            labeler,
+            output_dir=output_dir,
+            output_format=output_format.value,
+            proba=proba,
+            encoding=encoding,
+            force=force,
+        )
+    if isinstance(result, str):
+        typer.echo(result, nl=False)
+    else:
+        typer.echo(f"wrote {len(result)} file(s) to {output_dir}", err=True)
+
+
+def main() -> None:
+    """Entry point of the ``newsseg`` console script."""
+    app()

@@ -1,0 +1,36 @@
+"""Names and settings shared by every module: labels, file kinds, default locations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+LABELS: tuple[str, ...] = ("headline", "body", "legal", "teaser")
+"""The label set of the shipped model, in a fixed order used by reports."""
+
+BODY_LABEL = "body"
+
+
+def ordered_labels(labels) -> list[str]:
+    """``labels`` in the report order: the known labels first, then others sorted."""
+    found = {str(label) for label in labels}
+    return [label for label in LABELS if label in found] + sorted(found - set(LABELS))
+
+
+DUMP_SUFFIXES = (".txt",)
+LABELED_SUFFIXES = (".tsv",)
+TABLE_SUFFIXES = (".csv", ".jsonl", ".parquet")
+
+STDIN_PATH = "-"
+
+MANIFEST_NAME = "manifest.csv"
+SITE_SEPARATOR = "__"
+"""Corpus files are named ``<site>__<id>.tsv``; the part before it names the site."""
+
+DEFAULT_MODEL_PACKAGE = "newsseg.models"
+DEFAULT_MODEL_NAME = "default.skops"
+MODEL_META_MEMBER = "newsseg-meta.json"
+"""Name of the metadata entry stored inside a model file (a zip archive)."""
+
+CORPUS_ENV = "NEWSSEG_CORPUS"
+DEFAULT_CORPUS = Path("..") / "shared" / "corpus"
+"""Where the developers' labeled corpus sits beside a checkout."""

@@ -1,0 +1,189 @@
+"""Readers (dumps, labeled dumps, tables, stdin), site grouping and atomic writing."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from newsseg import dataset
+from newsseg.errors import InputError, OutputError
+
+
+def test_dump_skips_blank_lines_and_keeps_line_numbers(tmp_path):
+    path = tmp_path / "page.txt"
+    path.write_text("Headline\n\nFirst paragraph.\n   \nSecond paragraph.\n", encoding="utf-8")
+    frame = dataset.read_dump(path)
+    assert frame["text"].tolist() == ["Headline", "First paragraph.", "Second paragraph."]
+    assert frame["line"].tolist() == [1, 3, 5]
+    assert set(frame["doc_id"]) == {"page"}
+    assert frame["label"].isna().all()
+
+
+def test_dump_tolerates_bom_and_crlf(tmp_path):
+    path = tmp_path / "windows.txt"
+    path.write_bytes("\ufeffHeadline\r\n\r\nBody text.\r\n".encode())
+    assert dataset.read_dump(path)["text"].tolist() == ["Headline", "Body text."]
+
+
+def test_undecodable_bytes_name_file_and_line(tmp_path):
+    path = tmp_path / "latin.txt"
+    path.write_bytes(b"Headline\nCaf\xe9 society\n")
+    with pytest.raises(InputError, match=r"latin\.txt:2: cannot decode byte 0xe9.*--encoding"):
+        dataset.read_dump(path)
+    assert dataset.read_dump(path, encoding="latin-1")["text"].tolist()[1] == "Café society"
+
+
+def test_binary_file_is_refused(tmp_path):
+    path = tmp_path / "image.txt"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    with pytest.raises(InputError, match="binary data"):
+        dataset.read_dump(path)
+
+
+def test_labeled_dump_reads_labels(tmp_path):
+    path = tmp_path / "site__1.tsv"
+    path.write_text("headline\tA title\nbody\tSome text\twith a tab\n\n", encoding="utf-8")
+    frame = dataset.read_labeled_dump(path)
+    assert frame["label"].tolist() == ["headline", "body"]
+    assert frame["text"].tolist() == ["A title", "Some text\twith a tab"]
+
+
+def test_labeled_line_without_tab_names_line(tmp_path):
+    path = tmp_path / "bad.tsv"
+    path.write_text("headline\tA title\nbody text without a tab\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad\.tsv:2: no tab"):
+        dataset.read_labeled_dump(path)
+
+
+def test_unknown_label_names_line_and_the_way_out(tmp_path):
+    path = tmp_path / "bad.tsv"
+    path.write_text("headline\tA title\nadvert\tBuy now\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad\.tsv:2: label 'advert'.*--labels"):
+        dataset.read_labeled_dump(path)
+    frame = dataset.read_labeled_dump(path, labels=("headline", "advert"))
+    assert frame["label"].tolist() == ["headline", "advert"]
+
+
+def test_csv_table_with_doc_ids_and_sites(tmp_path):
+    path = tmp_path / "table.csv"
+    pd.DataFrame(
+        {
+            "doc_id": ["a__1", "a__1", "b__2"],
+            "text": ["Title A", "Body A", "Title B"],
+            "label": ["headline", "body", "headline"],
+        }
+    ).to_csv(path, index=False)
+    frame = dataset.read_table(path)
+    assert frame["doc_id"].tolist() == ["a__1", "a__1", "b__2"]
+    assert frame["site"].tolist() == ["a", "a", "b"]
+    assert frame["line"].tolist() == [2, 3, 4]
+
+
+def test_jsonl_table_without_labels_for_prediction(tmp_path):
+    path = tmp_path / "table.jsonl"
+    rows = [{"doc_id": "d1", "text": "Title"}, {"doc_id": "d1", "text": "Body"}]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    frame = dataset.read_table(path, require_labels=False)
+    assert frame["text"].tolist() == ["Title", "Body"]
+    with pytest.raises(InputError, match=r"missing column.*label"):
+        dataset.read_table(path, require_labels=True)
+
+
+def test_jsonl_bad_line_is_named(tmp_path):
+    path = tmp_path / "table.jsonl"
+    path.write_text('{"doc_id": "d", "text": "ok"}\n{not json\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"table\.jsonl:2: not a JSON object"):
+        dataset.read_table(path, require_labels=False)
+
+
+def test_table_without_needed_columns(tmp_path):
+    path = tmp_path / "table.csv"
+    path.write_text("id,words\n1,hello\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"missing column.*doc_id, text"):
+        dataset.read_table(path, require_labels=False)
+
+
+def test_parquet_table(tmp_path):
+    pytest.importorskip("pyarrow", reason="Parquet needs pyarrow")
+    path = tmp_path / "table.parquet"
+    pd.DataFrame(
+        {"doc_id": ["x", "x"], "text": ["T", "B"], "label": ["headline", "body"]}
+    ).to_parquet(path)
+    assert dataset.read_table(path)["label"].tolist() == ["headline", "body"]
+
+
+def test_folders_are_searched_recursively_and_sites_come_from_manifest(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "one__1.tsv").write_text("headline\tT\nbody\tB\n", encoding="utf-8")
+    (tmp_path / "two.tsv").write_text("headline\tT2\n", encoding="utf-8")
+    (tmp_path / "manifest.csv").write_text("doc_id,site\none__1,example.org\n", encoding="utf-8")
+    frame = dataset.read_documents([tmp_path], labeled=True)
+    assert dict(zip(frame["doc_id"], frame["site"], strict=True)) == {
+        "one__1": "example.org",
+        "two": "two",
+    }
+
+
+def test_missing_path_and_empty_input(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        dataset.read_documents([tmp_path / "nope.txt"], labeled=False)
+    (tmp_path / "empty.txt").write_text("\n\n", encoding="utf-8")
+    with pytest.raises(InputError, match="no paragraphs"):
+        dataset.read_documents([tmp_path / "empty.txt"], labeled=False)
+
+
+def test_stdin_is_read_as_a_dump(monkeypatch):
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"Title\n\nBody\n")))
+    frame = dataset.read_documents(["-"], labeled=False)
+    assert frame["text"].tolist() == ["Title", "Body"]
+    assert set(frame["source"]) == {"-"}
+
+
+def test_atomic_output_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old", encoding="utf-8")
+    with pytest.raises(RuntimeError), dataset.atomic_output(target) as stream:
+        stream.write("half")
+        raise RuntimeError("boom")
+    assert target.read_text(encoding="utf-8") == "old"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_atomic_output_refuses_to_overwrite_without_force(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old", encoding="utf-8")
+    with pytest.raises(OutputError, match="--force"):
+        dataset.write_text(target, "new", force=False)
+    dataset.write_text(target, "new", force=True)
+    assert target.read_text(encoding="utf-8") == "new"
+
+
+def test_predictions_formats_round_trip_as_labeled_dump(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "doc_id": ["d", "d"],
+            "line": [1, 3],
+            "text": ["Title", "Body"],
+            "label": ["headline", "body"],
+            "proba_body": [0.1, 0.9],
+        }
+    )
+    tsv = dataset.format_predictions(frame, "tsv", [])
+    assert tsv == "headline\tTitle\nbody\tBody\n"
+    (tmp_path / "d.tsv").write_text(tsv, encoding="utf-8")
+    assert dataset.read_labeled_dump(tmp_path / "d.tsv")["label"].tolist() == ["headline", "body"]
+    record = json.loads(dataset.format_predictions(frame, "jsonl", ["body"]).splitlines()[1])
+    assert record == {
+        "doc_id": "d",
+        "line": 3,
+        "text": "Body",
+        "label": "body",
+        "proba": {"body": 0.9},
+    }
+    csv = dataset.format_predictions(frame, "csv", ["body"])
+    assert csv.splitlines()[0] == "doc_id,line,text,label,proba_body"

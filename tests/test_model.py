@@ -1,0 +1,147 @@
+"""The labeler: decoding, the scikit-learn contract (clone, CV, grid search), model files."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
+
+from newsseg import dataset, model
+from newsseg.errors import ModelError
+from newsseg.model import ParagraphLabeler
+
+from .conftest import TINY_PARAMS
+
+
+@pytest.fixture(scope="module")
+def tiny_frame(tiny_corpus) -> pd.DataFrame:
+    return dataset.read_documents([tiny_corpus], labeled=True)
+
+
+def test_viterbi_follows_transitions_when_emissions_are_unsure():
+    # Two labels; staying is far likelier than switching.
+    log_start = np.log([0.5, 0.5])
+    log_moves = np.log([[0.9, 0.1], [0.1, 0.9]])
+    log_end = np.log([0.5, 0.5])
+    emissions = np.log([[0.9, 0.1], [0.45, 0.55], [0.9, 0.1]])
+    assert model.viterbi(emissions, log_start, log_moves, log_end).tolist() == [0, 0, 0]
+    assert emissions.argmax(axis=1).tolist() == [0, 1, 0]
+
+
+def test_transitions_are_counted_within_documents():
+    log_start, log_moves, _ = model.transition_log_probs(
+        [np.array([0, 1, 1]), np.array([0])], 2, 1.0
+    )
+    assert np.exp(log_start).tolist() == pytest.approx([3 / 4, 1 / 4])
+    assert np.exp(log_moves[0]).tolist() == pytest.approx([1 / 3, 2 / 3])
+
+
+def test_fit_predict_on_tiny_corpus(tiny_frame):
+    labeler = ParagraphLabeler(**TINY_PARAMS).fit(
+        tiny_frame[["doc_id", "text"]], tiny_frame["label"]
+    )
+    predicted = labeler.predict(tiny_frame[["doc_id", "text"]])
+    assert (predicted == tiny_frame["label"].to_numpy()).mean() > 0.95
+    proba = labeler.predict_proba(tiny_frame[["doc_id", "text"]])
+    assert proba.shape == (len(tiny_frame), 4)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+
+
+def test_a_list_of_strings_is_one_document(tiny_frame):
+    labeler = ParagraphLabeler(**TINY_PARAMS).fit(
+        tiny_frame[["doc_id", "text"]], tiny_frame["label"]
+    )
+    labels = labeler.predict(["Council approves new tram", *tiny_frame["text"][1:5]])
+    assert labels[0] == "headline"
+
+
+def test_clone_cross_validate_and_grid_search_over_groups(tiny_frame):
+    X, y, groups = tiny_frame[["doc_id", "text"]], tiny_frame["label"], tiny_frame["site"]
+    estimator = ParagraphLabeler(**TINY_PARAMS)
+    assert clone(estimator).get_params() == estimator.get_params()
+    scores = cross_validate(estimator, X, y, groups=groups, cv=GroupKFold(3), scoring="accuracy")
+    assert len(scores["test_score"]) == 3
+    assert np.all(scores["test_score"] > 0.8)
+    search = GridSearchCV(estimator, {"sequence": ["viterbi", "none"]}, cv=GroupKFold(3))
+    search.fit(X, y, groups=groups)
+    assert search.best_params_["sequence"] in ("viterbi", "none")
+
+
+def test_invalid_sequence_mode_is_rejected_in_fit(tiny_frame):
+    with pytest.raises(ValueError, match="sequence must be one of"):
+        ParagraphLabeler(sequence="crf").fit(tiny_frame[["doc_id", "text"]], tiny_frame["label"])
+
+
+def test_save_load_round_trip_keeps_predictions_and_metadata(tiny_model_path, tiny_frame):
+    labeler, metadata = model.load_model(tiny_model_path)
+    X = tiny_frame[["doc_id", "text"]]
+    assert metadata["labels"] == ["headline", "body", "legal", "teaser"]
+    assert metadata["training_data"]["documents"] == 12
+    assert len(metadata["training_data"]["sha256"]) == 64
+    assert metadata["versions"]["scikit-learn"]
+    again, _ = model.load_model(tiny_model_path)
+    assert (labeler.predict(X) == again.predict(X)).all()
+
+
+def test_version_mismatch_says_how_to_retrain(tiny_model_path, tmp_path):
+    broken = tmp_path / "old.skops"
+    with zipfile.ZipFile(tiny_model_path) as source, zipfile.ZipFile(broken, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "newsseg-meta.json":
+                meta = json.loads(data)
+                meta["versions"]["scikit-learn"] = "0.24.2"
+                data = json.dumps(meta).encode()
+            target.writestr(item, data)
+    with pytest.raises(ModelError, match=r"scikit-learn 0\.24\.2.*newsseg train"):
+        model.load_model(broken)
+
+
+def test_not_a_model_and_corrupt_model(tmp_path, tiny_model_path):
+    text = tmp_path / "notes.skops"
+    text.write_text("hello", encoding="utf-8")
+    with pytest.raises(ModelError, match="not a newsseg model"):
+        model.load_model(text)
+    truncated = tmp_path / "cut.skops"
+    truncated.write_bytes(tiny_model_path.read_bytes()[:5000])
+    with pytest.raises(ModelError):
+        model.load_model(truncated)
+    with pytest.raises(ModelError, match="no such model file"):
+        model.load_model(tmp_path / "missing.skops")
+
+
+class Boom:
+    """Unpickling this would run code: the refusal must come before unpickling."""
+
+    def __reduce__(self):
+        return (pytest.fail, ("a pickle was unpickled without --trust-pickle",))
+
+
+def test_pickle_models_need_explicit_trust(tmp_path, tiny_model_path):
+    crafted = tmp_path / "evil.joblib"
+    joblib.dump(Boom(), crafted)
+    with pytest.raises(ModelError, match=r"runs any code.*--trust-pickle"):
+        model.load_model(crafted)
+    labeler, metadata = model.load_model(tiny_model_path)
+    trusted = tmp_path / "ok.joblib"
+    joblib.dump((labeler, metadata), trusted)
+    loaded, loaded_meta = model.load_model(trusted, trust_pickle=True)
+    assert loaded_meta == metadata
+    assert isinstance(loaded, ParagraphLabeler)
+
+
+def test_save_is_atomic_and_refuses_overwrite(tmp_path, tiny_model_path):
+    labeler, metadata = model.load_model(tiny_model_path)
+    target = tmp_path / "m.skops"
+    model.save_model(labeler, target, metadata)
+    from newsseg.errors import OutputError
+
+    with pytest.raises(OutputError, match="--force"):
+        model.save_model(labeler, target, metadata, force=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.meta.json", "m.skops"]
