@@ -73,6 +73,17 @@ def test_clone_cross_validate_and_grid_search_over_groups(tiny_frame):
     assert search.best_params_["sequence"] in ("viterbi", "none")
 
 
+def test_top_features_explain_each_label(tiny_model_path):
+    labeler, _ = model.load_model(tiny_model_path)
+    top = labeler.top_features(5)
+    assert set(top) == {"headline", "body", "legal", "teaser"}
+    assert all(len(features) == 5 for features in top.values())
+    weights = [weight for _, weight in top["legal"]]
+    assert weights == sorted(weights, reverse=True)
+    legal_names = " ".join(name for name, _ in labeler.top_features(40)["legal"])
+    assert "rights" in legal_names or "copyright" in legal_names or "©" in legal_names
+
+
 def test_invalid_sequence_mode_is_rejected_in_fit(tiny_frame):
     with pytest.raises(ValueError, match="sequence must be one of"):
         ParagraphLabeler(sequence="crf").fit(tiny_frame[["doc_id", "text"]], tiny_frame["label"])

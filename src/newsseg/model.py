@@ -200,6 +200,19 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         proba = self.predict_proba(frame)
         return self.classes_[self._decode(proba, frame[DOC_COLUMN])]
 
+    def top_features(self, n: int = 15) -> dict[str, list[tuple[str, float]]]:
+        """The ``n`` features with the largest weight towards each label, strongest first:
+        why a label fires. Names are prefixed by their step (``words__``, ``layout__``...)."""
+        check_is_fitted(self, "classifier_")
+        names = self.features_.get_feature_names_out()
+        coef = self.classifier_.coef_
+        if coef.shape[0] == 1:  # two labels: one row, positive for the second
+            coef = np.vstack([-coef[0], coef[0]])
+        return {
+            str(label): [(str(names[i]), float(coef[row, i])) for i in np.argsort(-coef[row])[:n]]
+            for row, label in enumerate(self.classes_)
+        }
+
     def _decode(self, proba: np.ndarray, doc_ids: pd.Series) -> np.ndarray:
         if self.sequence == "none":
             return proba.argmax(axis=1)
