@@ -91,7 +91,7 @@ def reports_errors(command: Command) -> Command:
         except (typer.Exit, typer.Abort, typer.exceptions.TyperException):
             raise  # typer's own way out
         except BrokenPipeError:
-            _quiet_stdout()  # the reader of our output went away (| head): not an error
+            _quiet_stdout()  # the reader of our output went away (| head): end quietly
             raise typer.Exit(ERROR_EXIT) from None
         except Exception:
             traceback.print_exc()
