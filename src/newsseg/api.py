@@ -4,27 +4,41 @@ and label paragraphs, dump files or DataFrames with a loaded model."""
 from __future__ import annotations
 
 import hashlib
+import os
+import re
+import shutil
+import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-import numpy as np
 import pandas as pd
 
 from newsseg import dataset
-from newsseg.config import LABELS, STDIN_PATH, ordered_labels
-from newsseg.errors import InputError, OutputError
+from newsseg.config import (
+    DUMP_SUFFIXES,
+    LABELED_SUFFIXES,
+    LABELS,
+    STDIN_PATH,
+    TABLE_SUFFIXES,
+    ordered_labels,
+)
+from newsseg.errors import InputError, NewssegError, OutputError
 from newsseg.evaluate import cross_validate, score
 from newsseg.model import (
     ParagraphLabeler,
     library_versions,
+    metadata_path,
     save_model,
 )
 from newsseg.model import (
     load_model as _load_model_file,
 )
+from newsseg.report import write_json
 
 __all__ = [
+    "PredictionRun",
     "evaluate_model",
     "label_dump",
     "label_frame",
@@ -33,6 +47,18 @@ __all__ = [
     "predict",
     "train",
 ]
+
+EVALUATE_LABEL_HINT = "the model's labels; a model learns new ones from 'train --labels'"
+PREDICT_LABEL_HINT = (
+    "the model's labels; predict reads *.tsv as label<TAB>text, plain text as *.txt"
+)
+
+PREDICT_BATCH_PARAGRAPHS = 20_000
+PREDICT_BATCH_CHARS = 50_000_000
+"""predict labels its inputs in batches of about this many paragraphs or characters: many
+small files share one model call (each costs a tenth of a second), and memory stays bounded
+by a batch and the largest single input."""
+PREDICT_SUFFIXES = DUMP_SUFFIXES + LABELED_SUFFIXES + TABLE_SUFFIXES
 
 
 def load_model(path: str | Path | None = None, trust_pickle: bool = False) -> ParagraphLabeler:
@@ -76,8 +102,15 @@ def label_dump(
     path: str | Path, model: ParagraphLabeler | str | Path | None = None, encoding: str = "utf-8"
 ) -> pd.DataFrame:
     """Label a dump file (``*.txt``), a labeled dump (its text column) or a table."""
-    frame = dataset.read_input(path, labeled=False, encoding=encoding)
-    return label_frame(frame.drop(columns="label"), model)
+    labeler = _model(model)
+    frame = dataset.read_input(
+        path,
+        labeled=False,
+        labels=ordered_labels(labeler.classes_),
+        encoding=encoding,
+        label_hint=PREDICT_LABEL_HINT,
+    )
+    return label_frame(frame.drop(columns="label"), labeler)
 
 
 # --------------------------------------------------------------------------- train
@@ -103,16 +136,21 @@ def train(
 ) -> dict:
     """Train a model on labeled dumps, optionally score it by grouped K-fold CV, and save it
     with its metadata to ``output``. Returns the metadata."""
-    if output is not None and Path(output).exists() and not force:
-        raise OutputError(output, "exists; use --force to overwrite")
+    if not labels:
+        raise NewssegError("--labels names no labels")
+    if output is not None:  # fail before the work, not after it
+        dataset.check_output(output, force)
+        dataset.check_output(metadata_path(output))
     frame = dataset.read_documents(paths, labeled=True, labels=labels, encoding=encoding)
+    if frame["label"].nunique() < 2:
+        raise InputError(_joined(paths), "training needs at least two different labels")
     model = ParagraphLabeler(**(params or {}))
     cv_scores = None
     if cv:
         try:
             cv_scores = cross_validate(model, frame, folds=cv)
         except ValueError as error:
-            raise InputError(", ".join(map(str, paths)), str(error)) from None
+            raise InputError(_joined(paths), str(error)) from None
     model.fit(frame[["doc_id", "text"]], frame["label"].to_numpy())
     metadata = {
         "newsseg_version": _version(),
@@ -130,8 +168,31 @@ def train(
         "cv": cv_scores,
     }
     if output is not None:
-        save_model(model, output, metadata, force=force)
+        _save_model_files(model, Path(output), metadata)
     return metadata
+
+
+def _joined(paths: Sequence[str | Path]) -> str:
+    return ", ".join(map(str, paths))
+
+
+def _save_model_files(model: ParagraphLabeler, target: Path, metadata: dict) -> None:
+    """Save the model and its metadata copy in a temporary folder beside ``target``, then
+    move both into place: a failure at any point leaves neither file nor temporary behind."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as error:
+        raise OutputError(target, f"cannot write: {error.strerror or error}") from None
+    try:
+        staged = staging / target.name
+        save_model(model, staged, metadata)
+        os.replace(metadata_path(staged), metadata_path(target))
+        os.replace(staged, target)
+    except OSError as error:
+        raise OutputError(target, f"cannot write: {error.strerror or error}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _version() -> str:
@@ -147,16 +208,39 @@ def evaluate_model(
     paths: Sequence[str | Path],
     model: ParagraphLabeler | str | Path | None = None,
     encoding: str = "utf-8",
+    json_path: str | Path | None = None,
 ) -> dict:
-    """Score a model on labeled dumps; returns the scores as plain data."""
+    """Score a model on labeled dumps; returns the scores as plain data, and with
+    ``json_path`` also writes them there as JSON."""
+    if json_path is not None:
+        dataset.check_output(json_path)
     labeler = _model(model)
     labels = ordered_labels(labeler.classes_)
-    frame = dataset.read_documents(paths, labeled=True, labels=labels, encoding=encoding)
+    frame = dataset.read_documents(
+        paths, labeled=True, labels=labels, encoding=encoding, label_hint=EVALUATE_LABEL_HINT
+    )
     predicted = labeler.predict(frame[["doc_id", "text"]])
-    return score(frame, predicted, labels=labels)
+    scores = score(frame, predicted, labels=labels)
+    if json_path is not None:
+        write_json(json_path, scores)
+    return scores
 
 
 # --------------------------------------------------------------------------- predict
+
+
+@dataclass
+class PredictionRun:
+    """What :func:`predict` did."""
+
+    inputs: int = 0
+    """Inputs tried: files, and standard input."""
+    written: list[Path] = field(default_factory=list)
+    """Files written (with ``output_dir``)."""
+    text: str = ""
+    """The predictions, when neither ``output_dir`` nor ``stream`` was given."""
+    failed: list[NewssegError] = field(default_factory=list)
+    """One error for each input that was not predicted, in input order."""
 
 
 def predict(
@@ -164,50 +248,196 @@ def predict(
     model: ParagraphLabeler | str | Path | None = None,
     *,
     output_dir: str | Path | None = None,
+    stream: TextIO | None = None,
     output_format: str = "tsv",
     proba: bool = False,
     encoding: str = "utf-8",
     force: bool = False,
-) -> str | list[Path]:
-    """Label dumps. Without ``output_dir`` returns the predictions as text; with it writes
-    one file per document, named after the input's stem, and returns their paths."""
+    fail_fast: bool = False,
+) -> PredictionRun:
+    """Label dumps, labeled dumps and tables, input by input.
+
+    With ``output_dir``, writes one file per document, named after the input's stem; else
+    writes the predictions to ``stream``, or returns them as ``text`` of the result. An input
+    that cannot be read (or its output written) is recorded in ``failed`` and the others are
+    still predicted; with ``fail_fast`` its error is raised instead, once the inputs before
+    it are done. Output files that clash or exist (without ``force``) stop it before it starts.
+    """
+    if output_format not in dataset.OUTPUT_FORMATS:
+        raise NewssegError(f"unknown output format {output_format!r}")
     labeler = _model(model)
-    frame = dataset.read_documents(paths, labeled=False, encoding=encoding)
-    labeled = label_frame(frame.drop(columns="label"), labeler)
-    proba_labels = ordered_labels(labeler.classes_) if proba else []
-    if output_dir is None:
-        return dataset.format_predictions(labeled, output_format, proba_labels)
-    return _write_per_document(labeled, Path(output_dir), output_format, proba_labels, force)
+    labels = ordered_labels(labeler.classes_)
+    inputs: list[str | Path | NewssegError] = []
+    for raw in paths:
+        try:
+            inputs.extend(dataset.expand_path(raw, PREDICT_SUFFIXES))
+        except InputError as error:
+            inputs.append(error)
+    sink = _PredictionSink(
+        output_dir, stream, output_format, labels if proba else [], force, inputs
+    )
+    failed: dict[int, NewssegError] = {}
+    batch: list[tuple[int, pd.DataFrame]] = []
+
+    def flush() -> None:
+        for (index, _), labeled in zip(batch, _label_inputs(batch, labeler), strict=True):
+            try:
+                sink.emit(index, labeled)
+            except NewssegError as error:
+                if fail_fast:
+                    raise
+                failed[index] = error
+        batch.clear()
+
+    for index, item in enumerate(inputs):
+        try:
+            batch.append((index, _read_prediction_input(item, labels, encoding)))
+        except NewssegError as error:
+            if fail_fast:
+                flush()
+                raise
+            failed[index] = error
+        if _batch_is_full(batch):
+            flush()
+    flush()
+    return PredictionRun(
+        inputs=len(inputs),
+        written=sink.written,
+        text="".join(sink.chunks),
+        failed=[failed[index] for index in sorted(failed)],
+    )
 
 
-def _write_per_document(
-    labeled: pd.DataFrame,
-    output_dir: Path,
-    output_format: str,
-    proba_labels: list[str],
-    force: bool,
-) -> list[Path]:
-    names = labeled.groupby("doc_id", sort=False)["source"].first()
-    targets = {
-        doc_id: output_dir / f"{_output_stem(doc_id, source)}.{output_format}"
-        for doc_id, source in names.items()
-    }
-    duplicates = pd.Series(list(targets.values())).duplicated()
-    if duplicates.any():
-        clash = list(targets.values())[int(np.flatnonzero(duplicates)[0])]
-        raise OutputError(clash, "two inputs would be written to the same file; rename one")
-    existing = [path for path in targets.values() if path.exists()]
-    if existing and not force:
-        raise OutputError(existing[0], "exists; use --force to overwrite")
-    written = []
-    for doc_id, doc in labeled.groupby("doc_id", sort=False):
-        text = dataset.format_predictions(doc, output_format, proba_labels)
-        dataset.write_text(targets[doc_id], text)
-        written.append(targets[doc_id])
-    return written
+def _read_prediction_input(
+    item: str | Path | NewssegError, labels: list[str], encoding: str
+) -> pd.DataFrame:
+    if isinstance(item, NewssegError):
+        raise item  # a missing path, found while expanding the arguments
+    frame = dataset.read_input(
+        item, labeled=False, labels=labels, encoding=encoding, label_hint=PREDICT_LABEL_HINT
+    )
+    if frame.empty:
+        raise InputError(item, "no paragraphs")
+    return frame.drop(columns="label")
+
+
+def _batch_is_full(batch: list[tuple[int, pd.DataFrame]]) -> bool:
+    paragraphs = sum(len(frame) for _, frame in batch)
+    chars = sum(int(frame["text"].str.len().sum()) for _, frame in batch)
+    return paragraphs >= PREDICT_BATCH_PARAGRAPHS or chars >= PREDICT_BATCH_CHARS
+
+
+def _label_inputs(
+    batch: list[tuple[int, pd.DataFrame]], labeler: ParagraphLabeler
+) -> list[pd.DataFrame]:
+    """Label the frames of several inputs in one model call; documents of different inputs
+    stay apart even when their ``doc_id`` is the same."""
+    if not batch:
+        return []
+    combined = pd.concat(
+        [frame.assign(input=position) for position, (_, frame) in enumerate(batch)],
+        ignore_index=True,
+    )
+    doc_ids = combined["doc_id"]
+    combined["doc_id"] = combined["input"].astype(str) + "/" + doc_ids.astype(str)
+    labeled = label_frame(combined, labeler)
+    labeled["doc_id"] = doc_ids
+    return [
+        part.drop(columns="input").reset_index(drop=True)
+        for _, part in labeled.groupby("input", sort=True)
+    ]
+
+
+class _PredictionSink:
+    """Where predictions go: one file per document in a folder, a stream, or a list."""
+
+    def __init__(
+        self,
+        output_dir: str | Path | None,
+        stream: TextIO | None,
+        output_format: str,
+        proba_labels: list[str],
+        force: bool,
+        inputs: Sequence[str | Path | NewssegError],
+    ) -> None:
+        self.output_dir = None if output_dir is None else Path(output_dir)
+        self.stream = stream
+        self.output_format = output_format
+        self.proba_labels = proba_labels
+        self.force = force
+        self.written: list[Path] = []
+        self.chunks: list[str] = []
+        self.emitted_text = False
+        self.claimed: dict[Path, int] = {}
+        """Output files and the input writing each, so no two inputs write the same one."""
+        if self.output_dir is not None:
+            self._claim_named_outputs(inputs)
+
+    def _claim_named_outputs(self, inputs: Sequence[str | Path | NewssegError]) -> None:
+        """Check, before anything is predicted, the output folder and the outputs of inputs
+        whose output name is their file name (a table's come from its ``doc_id`` column)."""
+        assert self.output_dir is not None
+        dataset.check_folder(self.output_dir)
+        for index, item in enumerate(inputs):
+            if isinstance(item, NewssegError) or _named_by_content(str(item)):
+                continue
+            target = self._target(Path(item).stem)
+            if target in self.claimed:
+                raise OutputError(
+                    target, "two inputs would be written to the same file; rename one"
+                )
+            dataset.check_output(target, self.force)
+            self.claimed[target] = index
+
+    def _target(self, stem: str) -> Path:
+        assert self.output_dir is not None
+        return self.output_dir / f"{stem}.{self.output_format}"
+
+    def emit(self, index: int, labeled: pd.DataFrame) -> None:
+        """Write the predictions of input number ``index``."""
+        if self.output_dir is None:
+            self._emit_text(labeled)
+            return
+        documents = list(labeled.groupby("doc_id", sort=False))
+        targets = [
+            self._target(_output_stem(doc_id, doc["source"].iloc[0])) for doc_id, doc in documents
+        ]
+        for target in targets:  # check all of an input's outputs before writing any
+            if self.claimed.setdefault(target, index) != index or targets.count(target) > 1:
+                raise OutputError(
+                    target, "two inputs would be written to the same file; rename one"
+                )
+            dataset.check_output(target, self.force)
+        for target, (_, doc) in zip(targets, documents, strict=True):
+            text = dataset.format_predictions(doc, self.output_format, self.proba_labels)
+            dataset.write_text(target, text)
+            self.written.append(target)
+
+    def _emit_text(self, labeled: pd.DataFrame) -> None:
+        text = dataset.format_predictions(labeled, self.output_format, self.proba_labels)
+        if self.emitted_text:
+            if self.output_format == "tsv":
+                text = "\n" + text  # a blank line between documents
+            elif self.output_format == "csv":
+                text = text.partition("\n")[2]  # one header line
+        self.emitted_text = True
+        if self.stream is None:
+            self.chunks.append(text)
+        else:
+            self.stream.write(text)
+            self.stream.flush()
+
+
+def _named_by_content(source: str) -> bool:
+    """Whether an input's output files are named by its ``doc_id`` column, not its name."""
+    return source == STDIN_PATH or Path(source).suffix.lower() in TABLE_SUFFIXES
+
+
+_UNSAFE_IN_NAME = re.compile(r"[/\\\x00]")
+"""Characters a ``doc_id`` cannot keep in an output file name."""
 
 
 def _output_stem(doc_id: str, source: str) -> str:
-    if source == STDIN_PATH or Path(source).suffix.lower() in (".csv", ".jsonl", ".parquet"):
-        return str(doc_id).replace("/", "_")
+    if _named_by_content(source):
+        return _UNSAFE_IN_NAME.sub("_", str(doc_id)) or "_"
     return Path(source).stem

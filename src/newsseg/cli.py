@@ -1,23 +1,27 @@
 """The ``newsseg`` command: parse options, call one function of :mod:`newsseg.api`, print.
 
 Known errors (:class:`~newsseg.errors.NewssegError`) become one line on stderr and exit 1;
-anything else is a bug and keeps its traceback.
+anything else is a bug: it keeps its traceback, asks to be reported and exits 70.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import contextlib
+import functools
+import os
+import sys
+import traceback
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
 from newsseg import api
 from newsseg.config import LABELS
 from newsseg.errors import NewssegError
-from newsseg.report import cv_table, score_table, write_json
+from newsseg.report import cv_table, score_table
 
 app = typer.Typer(
     name="newsseg",
@@ -59,17 +63,52 @@ Encoding = Annotated[str, typer.Option("--encoding", help="Text encoding of the 
 Force = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
 
 
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn a known error into one line on stderr and exit status 1."""
-    try:
-        yield
-    except NewssegError as error:
-        typer.echo(f"newsseg: error: {error}", err=True)
-        raise typer.Exit(1) from None
+ERROR_EXIT = 1
+"""Exit status of a known error (bad input, model or output)."""
+BUG_EXIT = 70
+"""Exit status of an unexpected error, a bug (``EX_SOFTWARE`` of sysexits.h)."""
+BUG_HINT = "newsseg: this is a bug; please report it with the traceback above"
+
+Command = TypeVar("Command", bound=Callable[..., None])
+
+
+def error_line(error: NewssegError) -> str:
+    """A known error as the one line the user sees."""
+    return "newsseg: error: " + " ".join(str(error).splitlines())
+
+
+def reports_errors(command: Command) -> Command:
+    """Run ``command`` so that a known error prints one line and exits 1, while anything
+    else prints its traceback and asks to be reported (exit 70)."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except NewssegError as error:
+            typer.echo(error_line(error), err=True)
+            raise typer.Exit(ERROR_EXIT) from None
+        except (typer.Exit, typer.Abort, typer.exceptions.TyperException):
+            raise  # typer's own way out
+        except BrokenPipeError:
+            _quiet_stdout()  # the reader of our output went away (| head): end quietly
+            raise typer.Exit(ERROR_EXIT) from None
+        except Exception:
+            traceback.print_exc()
+            typer.echo(BUG_HINT, err=True)
+            raise typer.Exit(BUG_EXIT) from None
+
+    return run  # type: ignore[return-value]
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so flushing it at exit raises no second BrokenPipeError."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 @app.command()
+@reports_errors
 def train(
     paths: Paths,
     output: Annotated[
@@ -87,8 +126,7 @@ def train(
 ) -> None:
     """Train a model on labeled dumps (*.tsv, tables) and save it with its metadata."""
     label_set = [label.strip() for label in labels.split(",") if label.strip()]
-    with user_errors():
-        metadata = api.train(paths, output, cv=cv, labels=label_set, encoding=encoding, force=force)
+    metadata = api.train(paths, output, cv=cv, labels=label_set, encoding=encoding, force=force)
     data = metadata["training_data"]
     typer.echo(
         f"trained on {data['documents']} documents, {data['paragraphs']} paragraphs "
@@ -99,6 +137,7 @@ def train(
 
 
 @app.command()
+@reports_errors
 def evaluate(
     paths: Paths,
     model: ModelOption = None,
@@ -110,15 +149,13 @@ def evaluate(
     encoding: Encoding = "utf-8",
 ) -> None:
     """Score a model on labeled dumps: per-label table, macro-F1, accuracy, confusion."""
-    with user_errors():
-        labeler = api.load_model(model, trust_pickle=trust_pickle)
-        scores = api.evaluate_model(paths, labeler, encoding=encoding)
-        if json_path is not None:
-            write_json(json_path, scores)
+    labeler = api.load_model(model, trust_pickle=trust_pickle)
+    scores = api.evaluate_model(paths, labeler, encoding=encoding, json_path=json_path)
     typer.echo(score_table(scores))
 
 
 @app.command()
+@reports_errors
 def predict(
     paths: Paths,
     model: ModelOption = None,
@@ -137,25 +174,36 @@ def predict(
     trust_pickle: TrustPickle = False,
     encoding: Encoding = "utf-8",
     force: Force = False,
+    fail_fast: Annotated[
+        bool,
+        typer.Option(
+            "--fail-fast",
+            help="Stop at the first input that cannot be read. Default: predict the others "
+            "and list the bad ones at the end.",
+        ),
+    ] = False,
 ) -> None:
     """Label every paragraph of dumps (*.txt), labeled dumps or tables."""
-    with user_errors():
-        if proba and output_format is OutputFormat.tsv:
-            raise NewssegError("--proba needs --format jsonl or csv")
-        labeler = api.load_model(model, trust_pickle=trust_pickle)
-        result = api.predict(
-            paths,
-            labeler,
-            output_dir=output_dir,
-            output_format=output_format.value,
-            proba=proba,
-            encoding=encoding,
-            force=force,
-        )
-    if isinstance(result, str):
-        typer.echo(result, nl=False)
-    else:
-        typer.echo(f"wrote {len(result)} file(s) to {output_dir}", err=True)
+    if proba and output_format is OutputFormat.tsv:
+        raise NewssegError("--proba needs --format jsonl or csv")
+    labeler = api.load_model(model, trust_pickle=trust_pickle)
+    run = api.predict(
+        paths,
+        labeler,
+        output_dir=output_dir,
+        stream=sys.stdout if output_dir is None else None,
+        output_format=output_format.value,
+        proba=proba,
+        encoding=encoding,
+        force=force,
+        fail_fast=fail_fast,
+    )
+    if run.written:
+        typer.echo(f"wrote {len(run.written)} file(s) to {output_dir}", err=True)
+    for error in run.failed:
+        typer.echo(error_line(error), err=True)
+    if run.failed:
+        raise typer.Exit(ERROR_EXIT)
 
 
 def main() -> None:

@@ -40,6 +40,8 @@ PUBLIC_FILE_MODE = 0o644
 """Outputs are readable by all, as files written with a usual umask (mkstemp makes 0600)."""
 BINARY_SNIFF_BYTES = 8192
 """A NUL byte in this many leading bytes marks a binary file, not a text dump."""
+NEW_LABELS_HINT = "declare new labels with --labels"
+"""How a label outside the label set is made welcome when training."""
 
 
 # --------------------------------------------------------------------------- finding files
@@ -48,26 +50,26 @@ BINARY_SNIFF_BYTES = 8192
 def expand_paths(paths: Iterable[str | Path], suffixes: Sequence[str]) -> list[str | Path]:
     """Files named by ``paths``: files as given, directories searched recursively for
     ``suffixes``, ``-`` kept for standard input. Missing paths are an error."""
-    found: list[str | Path] = []
-    for raw in paths:
-        if str(raw) == STDIN_PATH:
-            found.append(STDIN_PATH)
-            continue
-        path = Path(raw)
-        if path.is_dir():
-            files = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in suffixes and p.name != MANIFEST_NAME
-            )
-            if not files:
-                raise InputError(path, f"no {'/'.join('*' + s for s in suffixes)} files in folder")
-            found.extend(files)
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise InputError(path, "no such file or folder")
-    return found
+    return [file for raw in paths for file in expand_path(raw, suffixes)]
+
+
+def expand_path(raw: str | Path, suffixes: Sequence[str]) -> list[str | Path]:
+    """The files named by one path (see :func:`expand_paths`)."""
+    if str(raw) == STDIN_PATH:
+        return [STDIN_PATH]
+    path = Path(raw)
+    if path.is_dir():
+        files = sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file() and p.suffix.lower() in suffixes and p.name != MANIFEST_NAME
+        )
+        if not files:
+            raise InputError(path, f"no {'/'.join('*' + s for s in suffixes)} files in folder")
+        return list(files)
+    if path.is_file():
+        return [path]
+    raise InputError(path, "no such file or folder")
 
 
 # --------------------------------------------------------------------------- decoding
@@ -93,9 +95,12 @@ def _read_bytes(path: str | Path) -> bytes:
 def decode(data: bytes, path: str | Path, encoding: str = "utf-8") -> str:
     """Decode ``data`` read from ``path``; errors name the file and line."""
     nul = data.find(b"\x00", 0, BINARY_SNIFF_BYTES)
-    if nul >= 0 and not encoding.lower().replace("-", "").startswith("utf16"):
+    wide = encoding.lower().replace("-", "").replace("_", "").startswith(("utf16", "utf32"))
+    if nul >= 0 and not wide:  # UTF-16 and UTF-32 text is full of NUL bytes
         line = data.count(b"\n", 0, nul) + 1
-        raise InputError(path, "binary data (NUL byte), not a text file", line)
+        raise InputError(
+            path, "binary data (NUL byte), not a text file (UTF-16 text needs --encoding)", line
+        )
     codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     try:
         text = data.decode(codec)
@@ -107,12 +112,21 @@ def decode(data: bytes, path: str | Path, encoding: str = "utf-8") -> str:
         raise InputError(
             path, f"cannot decode byte 0x{bad} as {encoding}; give the right --encoding", line
         ) from None
+    except UnicodeError as error:  # codecs such as idna raise it without a position
+        raise InputError(
+            path, f"cannot decode as {encoding} ({error}); give the right --encoding"
+        ) from None
     return text.lstrip("\ufeff")
 
 
 def _lines(text: str) -> Iterator[tuple[int, str]]:
-    """Numbered lines of a text, CR/LF and CRLF endings removed."""
-    yield from enumerate(text.splitlines(), start=1)
+    """Numbered lines of a text, LF and CRLF endings removed.
+
+    Only LF ends a line, so line numbers are those an editor shows: other characters
+    ``str.splitlines`` breaks at (U+2028, form feed, a lone CR, ...) stay in the paragraph.
+    """
+    for number, line in enumerate(text.split("\n"), start=1):
+        yield number, line.removesuffix("\r")
 
 
 # --------------------------------------------------------------------------- readers
@@ -131,9 +145,11 @@ def read_labeled_dump(
     labels: Sequence[str] = LABELS,
     encoding: str = "utf-8",
     require_labels: bool = True,
+    label_hint: str = NEW_LABELS_HINT,
 ) -> pd.DataFrame:
     """A labeled dump: ``label<TAB>text`` a line. With ``require_labels=False`` the label is
-    read when present and checked, and a line without a tab is taken as text alone."""
+    read when present and checked, and a line without a tab is taken as text alone.
+    ``label_hint`` ends the message about a label outside ``labels``."""
     texts, found_labels, numbers = [], [], []
     for number, line in _lines(read_text(path, encoding)):
         if not line.strip():
@@ -145,7 +161,7 @@ def read_labeled_dump(
             label, text = "", line
         label = label.strip()
         if label and label not in labels:
-            raise InputError(path, _unknown_label(label, labels), number)
+            raise InputError(path, _unknown_label(label, labels, label_hint), number)
         if require_labels and not label:
             raise InputError(path, "empty label", number)
         if not text.strip():
@@ -156,8 +172,8 @@ def read_labeled_dump(
     return _frame(path, texts, found_labels, numbers)
 
 
-def _unknown_label(label: str, labels: Sequence[str]) -> str:
-    return f"label {label!r} is not one of {', '.join(labels)} (declare new labels with --labels)"
+def _unknown_label(label: str, labels: Sequence[str], hint: str) -> str:
+    return f"label {label!r} is not one of {', '.join(labels)} ({hint})"
 
 
 def read_table(
@@ -165,6 +181,7 @@ def read_table(
     labels: Sequence[str] = LABELS,
     require_labels: bool = True,
     encoding: str = "utf-8",
+    label_hint: str = NEW_LABELS_HINT,
 ) -> pd.DataFrame:
     """A CSV, JSONL or Parquet table with ``doc_id``, ``text`` and (optional) ``label``."""
     suffix = Path(path).suffix.lower()
@@ -190,7 +207,7 @@ def read_table(
     )
     for line, label in zip(table["line"], label_column, strict=True):
         if label and label not in labels:
-            raise InputError(path, _unknown_label(label, labels), int(line))
+            raise InputError(path, _unknown_label(label, labels, label_hint), int(line))
         if require_labels and not label:
             raise InputError(path, "empty label", int(line))
     frame = pd.DataFrame(
@@ -234,6 +251,10 @@ def _read_jsonl(path: str | Path, encoding: str) -> pd.DataFrame:
             record = json.loads(line)
         except json.JSONDecodeError as error:
             raise InputError(path, f"not a JSON object ({error.msg})", number) from None
+        except (ValueError, RecursionError) as error:  # e.g. a 5000-digit integer, deep nesting
+            raise InputError(
+                path, f"not a usable JSON object ({_first_line(error)})", number
+            ) from None
         if not isinstance(record, dict):
             raise InputError(path, "not a JSON object", number)
         records.append(record)
@@ -242,14 +263,14 @@ def _read_jsonl(path: str | Path, encoding: str) -> pd.DataFrame:
 
 def _read_parquet(path: str | Path) -> pd.DataFrame:
     try:
-        import pyarrow  # noqa: F401  (checked here so the error can say how to install it)
+        import pyarrow  # (checked here so the error can say how to install it)
     except ImportError:
         raise InputError(
             path, "reading Parquet needs pyarrow: pip install 'newsseg[parquet]'"
         ) from None
     try:
         return pd.read_parquet(path)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, pyarrow.ArrowException) as error:
         raise InputError(path, f"not a valid Parquet file ({_first_line(error)})") from None
 
 
@@ -317,6 +338,7 @@ def read_documents(
     labeled: bool,
     labels: Sequence[str] = LABELS,
     encoding: str = "utf-8",
+    label_hint: str = NEW_LABELS_HINT,
 ) -> pd.DataFrame:
     """Read every input named by ``paths`` into one paragraph frame.
 
@@ -327,7 +349,7 @@ def read_documents(
     if not labeled:
         suffixes = DUMP_SUFFIXES + suffixes
     frames = [
-        read_input(path, labeled=labeled, labels=labels, encoding=encoding)
+        read_input(path, labeled=labeled, labels=labels, encoding=encoding, label_hint=label_hint)
         for path in expand_paths(paths, suffixes)
     ]
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
@@ -337,14 +359,19 @@ def read_documents(
 
 
 def read_input(
-    path: str | Path, *, labeled: bool, labels: Sequence[str] = LABELS, encoding: str = "utf-8"
+    path: str | Path,
+    *,
+    labeled: bool,
+    labels: Sequence[str] = LABELS,
+    encoding: str = "utf-8",
+    label_hint: str = NEW_LABELS_HINT,
 ) -> pd.DataFrame:
     """Read one file (or stdin) by its kind: dump, labeled dump or table."""
     suffix = "" if str(path) == STDIN_PATH else Path(path).suffix.lower()
     if suffix in TABLE_SUFFIXES:
-        frame = read_table(path, labels, require_labels=labeled, encoding=encoding)
+        frame = read_table(path, labels, labeled, encoding, label_hint)
     elif labeled or suffix in LABELED_SUFFIXES:
-        frame = read_labeled_dump(path, labels, encoding, require_labels=labeled)
+        frame = read_labeled_dump(path, labels, encoding, labeled, label_hint)
     else:
         frame = read_dump(path, encoding)
     if str(path) != STDIN_PATH and suffix not in TABLE_SUFFIXES:
@@ -356,27 +383,56 @@ def read_input(
 # --------------------------------------------------------------------------- writing
 
 
+def check_output(path: str | Path, force: bool = True) -> None:
+    """Fail before any work is done if a file cannot be written at ``path``: it exists (and
+    ``force`` is false), it is a folder, or the nearest existing folder above it is a file
+    or not writable. Missing folders are fine: writing makes them."""
+    target = Path(path)
+    if target.is_dir():
+        raise OutputError(target, "is a folder")
+    if target.exists() and not force:
+        raise OutputError(target, "exists; use --force to overwrite")
+    check_folder(target.parent, target)
+
+
+def check_folder(path: str | Path, named: str | Path | None = None) -> None:
+    """Fail if files cannot be written in the folder ``path`` (see :func:`check_output`);
+    the message names ``named`` (default: the folder)."""
+    folder = Path(path)
+    named = folder if named is None else named
+    try:
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not folder.is_dir():
+            raise OutputError(named, f"cannot write: {folder} is a file, not a folder")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise OutputError(named, f"cannot write: no permission to write in {folder}")
+    except OSError as error:
+        raise OutputError(named, f"cannot write: {error.strerror or error}") from None
+
+
 @contextmanager
 def atomic_output(path: str | Path, mode: str = "w", force: bool = True) -> Iterator[io.IOBase]:
     """Open a temporary file beside ``path``; on success rename it over ``path``, on failure
-    remove it, so ``path`` is never half-written. ``force=False`` refuses to overwrite."""
+    remove it, so ``path`` is never half-written. ``force=False`` refuses to overwrite.
+    An ``OSError`` while writing (a full disk, say) becomes an :class:`OutputError`."""
     target = Path(path)
-    if target.exists() and not force:
-        raise OutputError(target, "exists; use --force to overwrite")
-    if target.is_dir():
-        raise OutputError(target, "is a folder")
+    check_output(target, force)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
         os.chmod(temporary, PUBLIC_FILE_MODE)
     except OSError as error:
-        raise OutputError(target, f"cannot write: {error.strerror}") from None
+        raise OutputError(target, f"cannot write: {error.strerror or error}") from None
     try:
         encoding = None if "b" in mode else "utf-8"
         newline = None if "b" in mode else "\n"
         with os.fdopen(handle, mode, encoding=encoding, newline=newline) as stream:
             yield stream
         os.replace(temporary, target)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise OutputError(target, f"cannot write: {error.strerror or error}") from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

@@ -312,11 +312,16 @@ def read_metadata(path: str | Path) -> dict:
         raise ModelError(source, "not a newsseg model file (not a skops archive)")
     try:
         with zipfile.ZipFile(source) as archive:
-            return json.loads(archive.read(MODEL_META_MEMBER))
+            metadata = json.loads(archive.read(MODEL_META_MEMBER))
     except KeyError:
         raise ModelError(source, "not a newsseg model file (no newsseg metadata)") from None
-    except (zipfile.BadZipFile, json.JSONDecodeError, OSError, UnicodeDecodeError) as error:
+    # ValueError covers bad JSON and bad UTF-8; NotImplementedError an unknown zip method.
+    except (zipfile.BadZipFile, ValueError, RecursionError, NotImplementedError, OSError) as error:
         raise ModelError(source, f"corrupt model file ({error})") from None
+    versions = metadata.get("versions", {}) if isinstance(metadata, dict) else None
+    if not isinstance(versions, dict) or not all(isinstance(v, str) for v in versions.values()):
+        raise ModelError(source, "corrupt model file (malformed newsseg metadata)")
+    return metadata
 
 
 def check_versions(path: str | Path, metadata: dict) -> None:
