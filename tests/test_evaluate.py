@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.dummy import DummyClassifier
 
 from newsseg import dataset, evaluate
 from newsseg.model import ParagraphLabeler
@@ -193,3 +194,12 @@ def test_evaluation_by_source_when_a_manifest_names_them():
     frame["collection"] = ["wcxb", "scrapinghub"]
     result = evaluate.evaluation(frame)
     assert [row["collection"] for row in result.by_source] == ["scrapinghub", "wcxb"]
+
+
+def test_cv_body_f1_is_the_article_body_score_not_the_body_labels_f1(tiny_corpus):
+    frame = dataset.read_documents([tiny_corpus], labeled=True)
+    everything_is_body = DummyClassifier(strategy="constant", constant="body")
+    cv = evaluate.cross_validate(everything_is_body, frame, folds=3)
+    body_f1s = [fold["body_f1"] for fold in cv["fold_scores"]]
+    assert cv["per_fold"]["body_f1"]["mean"] == pytest.approx(np.mean(body_f1s))
+    assert cv["per_label"]["body"]["f1"]["mean"] < min(body_f1s)  # a different score

@@ -340,9 +340,13 @@ def _fold_row(
 
 
 def _summary(pooled: dict, fold_scores: list[dict]) -> dict:
-    """Mean ± std over folds of the summary metrics and of each label's F1."""
+    """Mean ± std over folds of the summary metrics and of each label's F1 (``<label>_f1``;
+    the ``body`` label's F1 is in :func:`_label_summary`, as ``body_f1`` names the article-body
+    score)."""
     summary = {name: _mean_std([fold[name] for fold in fold_scores]) for name in SUMMARY_METRICS}
     for label in pooled["labels"]:
+        if f"{label}_f1" in summary:
+            continue
         values = [fold["labels"][label]["f1"] for fold in fold_scores if label in fold["labels"]]
         summary[f"{label}_f1"] = _mean_std(values)
     return summary
