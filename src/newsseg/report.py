@@ -190,6 +190,8 @@ class Table:
     rows: list[list[str]]
     numeric: set[int] = field(default_factory=set)
     """Indexes of right-aligned (numeric) columns."""
+    wrap: set[int] = field(default_factory=set)
+    """Indexes of columns of long values (paths, texts) that may break anywhere."""
 
 
 @dataclass
@@ -311,7 +313,7 @@ def group_table(groups: list[dict], key: str, title: str | None = None) -> Table
         ]
         for group in groups
     ]
-    return Table(columns, rows, set(range(1, len(columns))))
+    return Table(columns, rows, set(range(1, len(columns))), wrap={0})
 
 
 def document_table(documents: list[dict]) -> Table:
@@ -327,7 +329,7 @@ def document_table(documents: list[dict]) -> Table:
         ]
         for doc in documents
     ]
-    return Table(columns, rows, {3, 4, 5, 6})
+    return Table(columns, rows, {3, 4, 5, 6}, wrap={0, 1, 2})
 
 
 def error_table(evaluation: Evaluation) -> Table:
@@ -342,7 +344,7 @@ def error_table(evaluation: Evaluation) -> Table:
         ]
         for row in errors.itertuples(index=False)
     ]
-    return Table(["file:line", "true", "predicted", "confidence", "text"], rows, {3})
+    return Table(["file:line", "true", "predicted", "confidence", "text"], rows, {3}, wrap={0, 4})
 
 
 # --------------------------------------------------------------------------- cross-validation
@@ -439,7 +441,7 @@ h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 1.8em;
      border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
 th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; vertical-align: top; text-align: left; }
-td { overflow-wrap: anywhere; }
+td.wrap { overflow-wrap: anywhere; }
 th { background: #f3f5f8; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr:nth-child(even) td { background: #fafbfc; }
@@ -453,15 +455,19 @@ def _html_table(table: Table) -> str:
 
     def cells(values: list[str], tag: str) -> str:
         return "".join(
-            f'<{tag} class="num">{html.escape(str(v))}</{tag}>'
-            if index in table.numeric
-            else f"<{tag}>{html.escape(str(v))}</{tag}>"
-            for index, v in enumerate(values)
+            f"<{tag}{_html_class(table, index)}>{html.escape(str(value))}</{tag}>"
+            for index, value in enumerate(values)
         )
 
     body = "\n".join(f"<tr>{cells(row, 'td')}</tr>" for row in table.rows)
     head = f"<thead><tr>{cells(table.columns, 'th')}</tr></thead>"
     return f"<table>\n{head}\n<tbody>\n{body}\n</tbody></table>"
+
+
+def _html_class(table: Table, index: int) -> str:
+    if index in table.numeric:
+        return ' class="num"'
+    return ' class="wrap"' if index in table.wrap else ""
 
 
 def render_html(report: Report) -> str:
