@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from newsseg import api, evaluate
 from newsseg.cli import app
+from newsseg.config import LABELS
 
 runner = CliRunner()
 
@@ -167,3 +171,164 @@ def test_pickle_model_is_refused_without_opt_in(dump, tmp_path):
 def test_proba_needs_a_format_that_can_hold_it(dump, tiny_model_path):
     result = run("predict", str(dump), "-m", str(tiny_model_path), "--proba")
     assert_one_line_error(result, "--proba needs --format jsonl or csv")
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def off_diagonal(confusion: dict) -> int:
+    matrix = confusion["matrix"]
+    return sum(count for i, row in enumerate(matrix) for j, count in enumerate(row) if i != j)
+
+
+def assert_errors_match_misclassifications(report_dir: Path, scores: dict) -> pd.DataFrame:
+    """errors.csv holds exactly the misclassified paragraphs, and each row's file:line is
+    the paragraph it describes."""
+    errors = pd.read_csv(report_dir / "errors.csv", dtype={"text": str}, keep_default_na=False)
+    assert len(errors) == off_diagonal(scores["confusion"])
+    assert (errors["true_label"] != errors["predicted_label"]).all()
+    assert not errors.duplicated(["file", "line"]).any()
+    for row in errors.itertuples(index=False):
+        lines = Path(row.file).read_text(encoding="utf-8").splitlines()
+        label, text = lines[row.line - 1].split("\t", 1)
+        assert (label, text.strip()) == (row.true_label, row.text)
+        assert 0.0 < row.confidence <= 1.0
+    return errors
+
+
+@pytest.fixture()
+def mislabeled_corpus(tiny_corpus, tmp_path):
+    """The tiny corpus with a blank line after each headline (so rows and lines differ) and
+    the teasers of two documents labeled body: errors a model trained on it will make."""
+    folder = tmp_path / "mislabeled"
+    folder.mkdir()
+    for path in sorted(tiny_corpus.glob("*.tsv")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        if path.stem in ("daily-planet__0", "bay-news__1"):
+            lines = [line.replace("teaser\t", "body\t", 1) for line in lines]
+        (folder / path.name).write_text("\n".join([lines[0], "", *lines[1:]]) + "\n", "utf-8")
+    return folder
+
+
+def test_evaluate_report_lists_exactly_the_misclassified_paragraphs(
+    mislabeled_corpus, tiny_model_path, tmp_path
+):
+    out = tmp_path / "report"
+    scores_path = tmp_path / "scores.json"
+    result = run(
+        "evaluate",
+        str(mislabeled_corpus),
+        "-m",
+        str(tiny_model_path),
+        "--report",
+        str(out),
+        "--json",
+        str(scores_path),
+        "--quiet",
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "confusion.png",
+        "errors.csv",
+        "report.html",
+        "report.md",
+    ]
+    scores = json.loads(scores_path.read_text(encoding="utf-8"))
+    errors = assert_errors_match_misclassifications(out, scores)
+    assert len(errors) >= 6  # the relabeled teasers at least
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "data:image/png;base64," in page
+    assert f"Misclassified paragraphs ({len(errors)})" in page
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "## Per site" in markdown and "## Worst documents" in markdown
+    assert "## Per source" not in markdown  # no manifest here
+
+
+def test_evaluate_scores_are_the_same_with_and_without_report(tiny_corpus, tiny_model_path):
+    plain = api.evaluate_model([tiny_corpus], tiny_model_path)
+    detailed = api.evaluation_frame([tiny_corpus], tiny_model_path)
+    assert evaluate.score(detailed, detailed["predicted"]) == plain
+    proba = detailed[[f"proba_{label}" for label in LABELS]].to_numpy()
+    assert detailed["confidence"].to_numpy() == pytest.approx(proba.max(axis=1))
+
+
+def test_cv_prints_spread_and_writes_plot_json_and_report(tiny_corpus, tmp_path):
+    result = run(
+        "cv",
+        str(tiny_corpus),
+        "--folds",
+        "3",
+        "--curve-points",
+        "2",
+        "--plot",
+        str(tmp_path / "curve.png"),
+        "--json",
+        str(tmp_path / "cv.json"),
+        "--report",
+        str(tmp_path / "cv"),
+    )
+    assert result.exit_code == 0, result.output
+    assert "3-fold cross-validation grouped by site" in result.stdout
+    assert "learning curve" in result.stdout and "teaser" in result.stdout
+    assert (tmp_path / "curve.png").read_bytes().startswith(b"\x89PNG")
+    cv = json.loads((tmp_path / "cv.json").read_text(encoding="utf-8"))
+    assert cv["group_by"] == "site" and len(cv["learning_curve"]) == 2
+    assert sorted(p.name for p in (tmp_path / "cv").iterdir()) == [
+        "confusion.png",
+        "cv.html",
+        "cv.json",
+        "cv.md",
+        "learning_curve.png",
+    ]
+
+
+def test_cv_grouped_by_document(tiny_corpus, tmp_path):
+    result = run(
+        "cv", str(tiny_corpus), "-k", "2", "--group-by", "doc", "--curve-points", "1", "-q"
+    )
+    assert result.exit_code == 0, result.output
+    assert "2-fold cross-validation grouped by doc" in result.stdout
+    assert "learning curve" not in result.stdout
+
+
+def test_cv_errors_are_one_line(tiny_corpus, tmp_path):
+    result = run("cv", str(tiny_corpus), "--folds", "7")
+    assert_one_line_error(result, "needs 7 sites; the data has 6")
+    result = run("cv", str(tiny_corpus), "--curve-points", "1", "--plot", str(tmp_path / "c.png"))
+    assert_one_line_error(result, "c.png", "at least 2 points")
+    result = run("cv", str(tiny_corpus), "--group-by", "url")
+    assert result.exit_code == 2  # typer's own usage error names the choices
+
+
+def test_inspect_shows_metadata_and_top_features(tiny_model_path, tmp_path):
+    result = run("inspect", str(tiny_model_path), "--top", "3", "--json", str(tmp_path / "i.json"))
+    assert result.exit_code == 0, result.output
+    assert "labels       headline, body, legal, teaser" in result.stdout
+    assert "strongest features towards legal:" in result.stdout
+    assert "no cross-validation scores" in result.stdout
+    info = json.loads((tmp_path / "i.json").read_text(encoding="utf-8"))
+    assert len(info["training_data"]["sha256"]) == 64
+    assert {label: len(features) for label, features in info["top_features"].items()} == {
+        label: 3 for label in LABELS
+    }
+    for features in info["top_features"].values():  # strongest first
+        weights = [item["weight"] for item in features]
+        assert weights == sorted(weights, reverse=True)
+
+
+def test_inspect_the_default_model():
+    result = run("inspect", "--top", "2")
+    assert result.exit_code == 0, result.output
+    assert "5-fold cross-validation grouped by site" in result.stdout
+    assert "default.skops" in result.stdout
+
+
+def test_inspect_a_missing_model_is_one_line(tmp_path):
+    assert_one_line_error(run("inspect", str(tmp_path / "none.skops")), "no such model file")
+
+
+def test_progress_bars_stay_off_stdout(dump, tiny_model_path):
+    result = run("predict", str(dump), "-m", str(tiny_model_path), "--quiet")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""  # and CliRunner's stderr is no terminal: no bars either way
+    assert len(result.stdout.splitlines()) == 5

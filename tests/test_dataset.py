@@ -187,3 +187,18 @@ def test_predictions_formats_round_trip_as_labeled_dump(tmp_path):
     }
     csv = dataset.format_predictions(frame, "csv", ["body"])
     assert csv.splitlines()[0] == "doc_id,line,text,label,proba_body"
+
+
+def test_collections_come_from_the_manifest_source_column(tmp_path):
+    (tmp_path / "wcxb").mkdir()
+    (tmp_path / "manifest.csv").write_text(
+        "doc_id,source,site\nnews.example__1,wcxb,news.example\n", encoding="utf-8"
+    )
+    (tmp_path / "wcxb" / "news.example__1.tsv").write_text("headline\tT\n", encoding="utf-8")
+    (tmp_path / "other__2.tsv").write_text("headline\tU\nbody\tV\n", encoding="utf-8")
+    frame = dataset.with_collections(dataset.read_documents([tmp_path], labeled=True))
+    assert dict(zip(frame["doc_id"], frame["collection"], strict=True)) == {
+        "news.example__1": "wcxb",
+        "other__2": "",
+    }
+    assert frame["source"].str.endswith(".tsv").all()  # still the file each row came from

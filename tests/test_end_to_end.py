@@ -14,6 +14,8 @@ from newsseg import dataset
 from newsseg.cli import app
 from newsseg.model import default_model_path, read_metadata
 
+from .test_cli import assert_errors_match_misclassifications
+
 ROOT = Path(__file__).parents[1]
 runner = CliRunner()
 
@@ -47,12 +49,24 @@ def test_train_then_evaluate_on_held_out_sites(shared_corpus, tmp_path):
         source = shared_corpus / row.source / f"{row.doc_id}.tsv"
         target = (test_dir if row.site in held_out else train_dir) / f"{row.doc_id}.tsv"
         target.write_bytes(source.read_bytes())
+    (test_dir / "manifest.csv").write_bytes((shared_corpus / "manifest.csv").read_bytes())
     model_path = tmp_path / "model.skops"
     result = runner.invoke(app, ["train", str(train_dir), "-o", str(model_path)])
     assert result.exit_code == 0, result.output
     report = tmp_path / "scores.json"
+    report_dir = tmp_path / "report"
     result = runner.invoke(
-        app, ["evaluate", str(test_dir), "-m", str(model_path), "--json", str(report)]
+        app,
+        [
+            "evaluate",
+            str(test_dir),
+            "-m",
+            str(model_path),
+            "--json",
+            str(report),
+            "--report",
+            str(report_dir),
+        ],
     )
     assert result.exit_code == 0, result.output
     scores = json.loads(report.read_text(encoding="utf-8"))
@@ -60,3 +74,42 @@ def test_train_then_evaluate_on_held_out_sites(shared_corpus, tmp_path):
     assert scores["labels"]["headline"]["f1"] >= 0.95
     assert scores["macro_f1"] >= 0.75
     assert scores["body_f1"] >= 0.93
+    errors = assert_errors_match_misclassifications(report_dir, scores)
+    assert len(errors) > 0
+    markdown = (report_dir / "report.md").read_text(encoding="utf-8")
+    for source in set(manifest.loc[manifest["site"].isin(held_out), "source"]):
+        assert f"| {source} |" in markdown  # the per-source breakdown, from the manifest
+    page = (report_dir / "report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 1 and "http" not in page.split("<body>")[0]
+
+
+@pytest.mark.slow
+def test_cv_and_learning_curve_on_real_sites(shared_corpus, tmp_path):
+    manifest = pd.read_csv(shared_corpus / "manifest.csv")
+    sites = sorted(manifest["site"].unique())[::4]  # a quarter of the sites keeps this quick
+    subset = manifest[manifest["site"].isin(sites)]
+    files = [str(shared_corpus / row.source / f"{row.doc_id}.tsv") for row in subset.itertuples()]
+    cv_json, report_dir = tmp_path / "cv.json", tmp_path / "cv"
+    options = ["--folds", "3", "--curve-points", "2", "--json", str(cv_json)]
+    result = runner.invoke(app, ["cv", *files, *options, "--report", str(report_dir)])
+    assert result.exit_code == 0, result.output
+    assert "3-fold cross-validation grouped by site" in result.stdout
+    cv = json.loads(cv_json.read_text(encoding="utf-8"))
+    assert cv["pooled"]["documents"] == len(subset)
+    assert sum(fold["test_groups"] for fold in cv["fold_scores"]) == len(sites)
+    assert set(cv["per_label"]) == {"headline", "body", "legal", "teaser"}
+    first, last = cv["learning_curve"]
+    assert first["documents"] < last["documents"]
+    assert last["macro_f1"]["mean"] == pytest.approx(cv["per_fold"]["macro_f1"]["mean"])
+    assert cv["per_fold"]["body_f1"]["mean"] >= 0.85
+    assert (report_dir / "learning_curve.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_inspect_lists_the_default_models_scores_and_features(tmp_path):
+    result = runner.invoke(app, ["inspect", "--top", "5", "--json", str(tmp_path / "i.json")])
+    assert result.exit_code == 0, result.output
+    info = json.loads((tmp_path / "i.json").read_text(encoding="utf-8"))
+    assert info["labels"] == ["headline", "body", "legal", "teaser"]
+    assert info["cv"]["folds"] == 5 and info["cv"]["per_fold"]["macro_f1"]["mean"] > 0.8
+    assert info["training_data"]["documents"] >= 100
+    assert all(len(features) == 5 for features in info["top_features"].values())

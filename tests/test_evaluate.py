@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
+import numpy as np
 import pandas as pd
 import pytest
+from sklearn.dummy import DummyClassifier
 
 from newsseg import dataset, evaluate
 from newsseg.model import ParagraphLabeler
@@ -88,3 +92,114 @@ def test_cross_validate_reports_mean_and_std(tiny_corpus):
     assert cv["pooled"]["paragraphs"] == len(frame)
     assert set(cv["per_fold"]["macro_f1"]) == {"mean", "std"}
     assert cv["pooled"]["labels"]["headline"]["f1"] == pytest.approx(1.0)
+
+
+def test_grouped_folds_by_document(tiny_corpus):
+    frame = dataset.read_documents([tiny_corpus], labeled=True)
+    splits = evaluate.grouped_folds(frame, 12, group_by="doc")
+    assert len(splits) == 12
+    for train, test in splits:
+        assert frame["doc_id"].iloc[test].nunique() == 1
+        assert not set(frame["doc_id"].iloc[train]) & set(frame["doc_id"].iloc[test])
+    with pytest.raises(ValueError, match="needs 13 documents; the data has 12"):
+        evaluate.grouped_folds(frame, 13, group_by="doc")
+    with pytest.raises(ValueError, match="group_by must be one of site, doc"):
+        evaluate.grouped_folds(frame, 3, group_by="url")
+
+
+def test_training_subsets_grow_nested_from_whole_groups():
+    groups = np.array(["a", "a", "b", "c", "c", "d", "e"])
+    train_rows = np.array([0, 1, 2, 3, 4, 5])  # groups a-d; e is held out
+    subsets = evaluate.training_subsets(groups, train_rows, evaluate.curve_fractions(4))
+    sizes = [len(set(groups[rows])) for rows in subsets]
+    assert sizes == [1, 2, 3, 4]
+    for smaller, larger in itertools.pairwise(subsets):
+        assert set(smaller) <= set(larger)
+    for rows in subsets:  # a group is in whole or not at all
+        for group in set(groups[rows]):
+            assert set(np.flatnonzero(groups[train_rows] == group)) <= set(rows)
+
+
+def test_cross_validate_gives_per_label_spread_folds_and_a_learning_curve(tiny_corpus):
+    frame = dataset.read_documents([tiny_corpus], labeled=True)
+    seen = []
+
+    def track(items, description, total=None):
+        seen.append((description, total))
+        yield from items
+
+    cv = evaluate.cross_validate(
+        ParagraphLabeler(**TINY_PARAMS), frame, folds=3, curve_points=2, track=track
+    )
+    assert seen == [("cross-validation (3 folds)", 6)]
+    assert set(cv["per_label"]["teaser"]) == {"precision", "recall", "f1"}
+    assert set(cv["per_label"]["teaser"]["f1"]) == {"mean", "std"}
+    assert [fold["fold"] for fold in cv["fold_scores"]] == [1, 2, 3]
+    assert sum(fold["test_documents"] for fold in cv["fold_scores"]) == 12
+    curve = cv["learning_curve"]
+    assert [point["fraction"] for point in curve] == [0.5, 1.0]
+    assert curve[0]["documents"] < curve[1]["documents"] == 8
+    assert curve[1]["macro_f1"]["mean"] == pytest.approx(cv["per_fold"]["macro_f1"]["mean"])
+
+
+def evaluation_frame_of(rows: list[tuple[str, str, str, float]]) -> pd.DataFrame:
+    """(doc, true, predicted, confidence) rows as an evaluation frame."""
+    frame = pd.DataFrame(
+        {
+            "doc_id": [row[0] for row in rows],
+            "text": [f"paragraph {i} of some text here" for i in range(len(rows))],
+            "label": [row[1] for row in rows],
+            "source": [f"{row[0]}.tsv" for row in rows],
+            "line": list(range(1, len(rows) + 1)),
+            "site": [row[0].split("__")[0] for row in rows],
+            "collection": ["" for _ in rows],
+            evaluate.PREDICTED: [row[2] for row in rows],
+            evaluate.CONFIDENCE: [row[3] for row in rows],
+        }
+    )
+    return frame
+
+
+def test_evaluation_lists_every_misclassified_paragraph_and_the_worst_documents():
+    frame = evaluation_frame_of(
+        [
+            ("a__1", "headline", "headline", 0.9),
+            ("a__1", "body", "body", 0.8),
+            ("a__1", "teaser", "body", 0.6),
+            ("b__1", "headline", "headline", 0.9),
+            ("b__1", "legal", "teaser", 0.7),
+            ("b__1", "teaser", "legal", 0.5),
+        ]
+    )
+    result = evaluate.evaluation(frame)
+    matrix = np.array(result.scores["confusion"]["matrix"])
+    assert len(result.errors) == matrix.sum() - np.trace(matrix) == 3
+    assert result.errors[["file", "line"]].values.tolist() == [
+        ["a__1.tsv", 3],
+        ["b__1.tsv", 5],
+        ["b__1.tsv", 6],
+    ]
+    assert result.errors["true_label"].tolist() == ["teaser", "legal", "teaser"]
+    assert result.errors["predicted_label"].tolist() == ["body", "teaser", "legal"]
+    assert [doc["doc_id"] for doc in result.documents] == ["b__1", "a__1"]
+    assert result.documents[0]["errors"] == 2
+    assert [site["site"] for site in result.by_site] == ["b", "a"]
+    assert result.by_source == []  # no manifest named a source
+
+
+def test_evaluation_by_source_when_a_manifest_names_them():
+    frame = evaluation_frame_of(
+        [("a__1", "headline", "headline", 0.9), ("b__1", "body", "legal", 1)]
+    )
+    frame["collection"] = ["wcxb", "scrapinghub"]
+    result = evaluate.evaluation(frame)
+    assert [row["collection"] for row in result.by_source] == ["scrapinghub", "wcxb"]
+
+
+def test_cv_body_f1_is_the_article_body_score_not_the_body_labels_f1(tiny_corpus):
+    frame = dataset.read_documents([tiny_corpus], labeled=True)
+    everything_is_body = DummyClassifier(strategy="constant", constant="body")
+    cv = evaluate.cross_validate(everything_is_body, frame, folds=3)
+    body_f1s = [fold["body_f1"] for fold in cv["fold_scores"]]
+    assert cv["per_fold"]["body_f1"]["mean"] == pytest.approx(np.mean(body_f1s))
+    assert cv["per_label"]["body"]["f1"]["mean"] < min(body_f1s)  # a different score

@@ -8,7 +8,11 @@ Each paragraph gets one of ``headline``, ``body``, ``legal`` or ``teaser``. The 
 """
 
 from newsseg.api import (
+    cross_validation,
     evaluate_model,
+    evaluate_report,
+    evaluation_frame,
+    inspect_model,
     label_dump,
     label_frame,
     label_paragraphs,
@@ -22,7 +26,11 @@ __version__ = "0.1.0"
 __all__ = [
     "LABELS",
     "__version__",
+    "cross_validation",
     "evaluate_model",
+    "evaluate_report",
+    "evaluation_frame",
+    "inspect_model",
     "label_dump",
     "label_frame",
     "label_paragraphs",

@@ -1,5 +1,9 @@
-"""The functions behind the commands, for scripts and notebooks: train, evaluate, predict,
-and label paragraphs, dump files or DataFrames with a loaded model."""
+"""The functions behind the commands, for scripts and notebooks: train, evaluate (scores, or a
+report with every error), cross-validate, inspect, predict, and label paragraphs, dump files
+or DataFrames with a loaded model.
+
+Long-running functions take ``track`` (see :mod:`newsseg.progress`) to report progress; none
+of them prints."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
 import pandas as pd
 
 from newsseg import dataset
@@ -25,9 +30,18 @@ from newsseg.config import (
     ordered_labels,
 )
 from newsseg.errors import InputError, NewssegError, OutputError
-from newsseg.evaluate import cross_validate, score
+from newsseg.evaluate import (
+    CONFIDENCE,
+    PREDICTED,
+    Evaluation,
+    cross_validate,
+    evaluation,
+    score,
+)
 from newsseg.model import (
     ParagraphLabeler,
+    default_model_path,
+    document_slices,
     library_versions,
     metadata_path,
     save_model,
@@ -35,11 +49,16 @@ from newsseg.model import (
 from newsseg.model import (
     load_model as _load_model_file,
 )
-from newsseg.report import write_json
+from newsseg.progress import Track, silent
+from newsseg.report import write_cv_report, write_evaluation_report, write_json, write_png
 
 __all__ = [
     "PredictionRun",
+    "cross_validation",
     "evaluate_model",
+    "evaluate_report",
+    "evaluation_frame",
+    "inspect_model",
     "label_dump",
     "label_frame",
     "label_paragraphs",
@@ -113,6 +132,33 @@ def label_dump(
     return label_frame(frame.drop(columns="label"), labeler)
 
 
+BATCH_DOCUMENTS = 32
+"""Documents labeled at a time when progress is tracked: a batch is one step of the bar."""
+
+
+def document_batches(doc_ids: pd.Series, size: int = BATCH_DOCUMENTS) -> list[slice]:
+    """Row slices of up to ``size`` consecutive documents each."""
+    documents = document_slices(doc_ids)
+    return [
+        slice(documents[start].start, documents[min(start + size, len(documents)) - 1].stop)
+        for start in range(0, len(documents), size)
+    ]
+
+
+def _label_in_batches(
+    frame: pd.DataFrame, labeler: ParagraphLabeler, track: Track, description: str
+) -> pd.DataFrame:
+    """:func:`label_frame` over batches of whole documents (features and decoding work per
+    document, so the result is the same as in one go), one progress step per batch."""
+    frame = frame.reset_index(drop=True)
+    batches = document_batches(frame["doc_id"])
+    labeled = [
+        label_frame(frame.iloc[rows], labeler)
+        for rows in track(batches, description, total=len(batches))
+    ]
+    return pd.concat(labeled, ignore_index=True)
+
+
 # --------------------------------------------------------------------------- train
 
 
@@ -133,6 +179,7 @@ def train(
     params: dict[str, Any] | None = None,
     encoding: str = "utf-8",
     force: bool = False,
+    track: Track = silent,
 ) -> dict:
     """Train a model on labeled dumps, optionally score it by grouped K-fold CV, and save it
     with its metadata to ``output``. Returns the metadata."""
@@ -148,10 +195,12 @@ def train(
     cv_scores = None
     if cv:
         try:
-            cv_scores = cross_validate(model, frame, folds=cv)
+            cv_scores = cross_validate(model, frame, folds=cv, track=track)
         except ValueError as error:
             raise InputError(_joined(paths), str(error)) from None
-    model.fit(frame[["doc_id", "text"]], frame["label"].to_numpy())
+    # One step: the bar shows that training runs and for how long.
+    for labeler in track([model], f"training on {frame['doc_id'].nunique()} documents"):
+        labeler.fit(frame[["doc_id", "text"]], frame["label"].to_numpy())
     metadata = {
         "newsseg_version": _version(),
         "labels": ordered_labels(model.classes_),
@@ -209,6 +258,7 @@ def evaluate_model(
     model: ParagraphLabeler | str | Path | None = None,
     encoding: str = "utf-8",
     json_path: str | Path | None = None,
+    track: Track = silent,
 ) -> dict:
     """Score a model on labeled dumps; returns the scores as plain data, and with
     ``json_path`` also writes them there as JSON."""
@@ -219,11 +269,153 @@ def evaluate_model(
     frame = dataset.read_documents(
         paths, labeled=True, labels=labels, encoding=encoding, label_hint=EVALUATE_LABEL_HINT
     )
-    predicted = labeler.predict(frame[["doc_id", "text"]])
+    batches = document_batches(frame["doc_id"])
+    predicted = np.concatenate(
+        [
+            labeler.predict(frame.iloc[rows][["doc_id", "text"]])
+            for rows in track(batches, "evaluating", total=len(batches))
+        ]
+    )
     scores = score(frame, predicted, labels=labels)
     if json_path is not None:
         write_json(json_path, scores)
     return scores
+
+
+def evaluation_frame(
+    paths: Sequence[str | Path],
+    model: ParagraphLabeler | str | Path | None = None,
+    *,
+    encoding: str = "utf-8",
+    track: Track = silent,
+) -> pd.DataFrame:
+    """The labeled paragraphs of ``paths`` with the model's predictions: the reader's columns
+    (``label`` is the true label, ``source`` and ``line`` locate the paragraph), the
+    manifest's ``collection``, then ``predicted``, ``confidence`` (the largest label
+    probability) and one ``proba_<label>`` column per label."""
+    labeler = _model(model)
+    labels = ordered_labels(labeler.classes_)
+    frame = dataset.read_documents(paths, labeled=True, labels=labels, encoding=encoding)
+    frame = dataset.with_collections(frame).reset_index(drop=True)
+    labeled = _label_in_batches(frame.drop(columns="label"), labeler, track, "evaluating")
+    proba_columns = [f"proba_{label}" for label in labels]
+    frame[PREDICTED] = labeled["label"].to_numpy(dtype=object)
+    frame[CONFIDENCE] = labeled[proba_columns].max(axis=1).to_numpy()
+    for column in proba_columns:
+        frame[column] = labeled[column].to_numpy()
+    return frame
+
+
+def evaluate_report(
+    paths: Sequence[str | Path],
+    report_dir: str | Path,
+    model: ParagraphLabeler | str | Path | None = None,
+    *,
+    trust_pickle: bool = False,
+    encoding: str = "utf-8",
+    track: Track = silent,
+) -> Evaluation:
+    """Evaluate a model in detail and write ``report.html`` (self-contained), ``report.md``,
+    ``confusion.png`` and ``errors.csv`` (every misclassified paragraph) into ``report_dir``.
+    Returns the :class:`~newsseg.evaluate.Evaluation`; its ``scores`` are what
+    :func:`evaluate_model` returns."""
+    if isinstance(model, ParagraphLabeler):
+        labeler, model_name = model, "a model given in Python"
+    else:
+        labeler = load_model(model, trust_pickle=trust_pickle)
+        model_name = "the shipped default model" if model is None else str(model)
+    result = evaluation(
+        evaluation_frame(paths, labeler, encoding=encoding, track=track),
+        labels=ordered_labels(labeler.classes_),
+    )
+    context = [f"Model: {model_name}.", f"Data: {', '.join(map(str, paths))}."]
+    write_evaluation_report(report_dir, result, context)
+    return result
+
+
+# --------------------------------------------------------------------------- cross-validate
+
+
+def cross_validation(
+    paths: Sequence[str | Path],
+    *,
+    folds: int = 5,
+    group_by: str = "site",
+    curve_points: int = 4,
+    labels: Sequence[str] = LABELS,
+    params: dict[str, Any] | None = None,
+    encoding: str = "utf-8",
+    json_path: str | Path | None = None,
+    plot_path: str | Path | None = None,
+    report_dir: str | Path | None = None,
+    track: Track = silent,
+) -> dict:
+    """Grouped K-fold cross-validation of a new model (settings ``params``) on labeled dumps,
+    with a learning curve of ``curve_points`` points (1: none). Optionally writes the result
+    as JSON, the learning curve as a PNG, and a report folder (cv.html, cv.md, cv.json and
+    pictures). Returns the result (see :func:`newsseg.evaluate.cross_validate`)."""
+    if plot_path is not None and curve_points < 2:
+        raise InputError(plot_path, "a learning curve needs at least 2 points")
+    frame = dataset.read_documents(paths, labeled=True, labels=labels, encoding=encoding)
+    try:
+        result = cross_validate(
+            ParagraphLabeler(**(params or {})),
+            frame,
+            folds=folds,
+            group_by=group_by,
+            curve_points=curve_points,
+            track=track,
+        )
+    except ValueError as error:
+        raise InputError(", ".join(map(str, paths)), str(error)) from None
+    if json_path is not None:
+        write_json(json_path, result)
+    if plot_path is not None:
+        from newsseg.plots import learning_curve_png
+
+        write_png(plot_path, learning_curve_png(result))
+    if report_dir is not None:
+        write_cv_report(report_dir, result, [f"Data: {', '.join(map(str, paths))}."])
+    return result
+
+
+# --------------------------------------------------------------------------- inspect
+
+TOP_FEATURES = 15
+
+
+def inspect_model(
+    model: str | Path | None = None, top: int = TOP_FEATURES, trust_pickle: bool = False
+) -> dict:
+    """What a model file is: where it is, versions, label set, settings, training data (hash,
+    documents, paragraphs), cross-validation scores, and the ``top`` strongest features
+    towards each label."""
+    path = default_model_path() if model is None else Path(model)
+    labeler, metadata = _load_model_file(path, trust_pickle=trust_pickle)
+    cv = metadata.get("cv") or None
+    return {
+        "model": str(path),
+        "newsseg_version": metadata.get("newsseg_version"),
+        "saved": metadata.get("saved"),
+        "labels": metadata.get("labels") or ordered_labels(labeler.classes_),
+        "versions": metadata.get("versions", {}),
+        "params": labeler.get_params(),
+        "training_data": metadata.get("training_data", {}),
+        "cv": None
+        if cv is None
+        else {
+            "folds": cv.get("folds"),
+            "group_by": cv.get("group_by"),
+            "per_fold": cv.get("per_fold", {}),
+            "pooled": {
+                name: cv.get("pooled", {}).get(name) for name in ("macro_f1", "accuracy", "body_f1")
+            },
+        },
+        "top_features": {
+            label: [{"feature": name, "weight": weight} for name, weight in features]
+            for label, features in labeler.top_features(top).items()
+        },
+    }
 
 
 # --------------------------------------------------------------------------- predict
@@ -254,6 +446,7 @@ def predict(
     encoding: str = "utf-8",
     force: bool = False,
     fail_fast: bool = False,
+    track: Track = silent,
 ) -> PredictionRun:
     """Label dumps, labeled dumps and tables, input by input.
 
@@ -262,6 +455,7 @@ def predict(
     that cannot be read (or its output written) is recorded in ``failed`` and the others are
     still predicted; with ``fail_fast`` its error is raised instead, once the inputs before
     it are done. Output files that clash or exist (without ``force``) stop it before it starts.
+    ``track`` shows progress over the inputs.
     """
     if output_format not in dataset.OUTPUT_FORMATS:
         raise NewssegError(f"unknown output format {output_format!r}")
@@ -289,7 +483,7 @@ def predict(
                 failed[index] = error
         batch.clear()
 
-    for index, item in enumerate(inputs):
+    for index, item in track(enumerate(inputs), "labeling", total=len(inputs)):
         try:
             batch.append((index, _read_prediction_input(item, labels, encoding)))
         except NewssegError as error:

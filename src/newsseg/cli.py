@@ -20,8 +20,10 @@ import typer
 
 from newsseg import api
 from newsseg.config import LABELS
+from newsseg.dataset import check_output
 from newsseg.errors import NewssegError
-from newsseg.report import cv_table, score_table
+from newsseg.progress import progress_bars, wants_bars
+from newsseg.report import cv_table, inspect_table, score_table, write_json
 
 app = typer.Typer(
     name="newsseg",
@@ -36,6 +38,11 @@ class OutputFormat(str, Enum):
     tsv = "tsv"
     jsonl = "jsonl"
     csv = "csv"
+
+
+class GroupBy(str, Enum):
+    site = "site"
+    doc = "doc"
 
 
 # Options shared by several commands, declared once.
@@ -61,6 +68,15 @@ TrustPickle = Annotated[
 ]
 Encoding = Annotated[str, typer.Option("--encoding", help="Text encoding of the inputs.")]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
+Quiet = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="No progress bars (they are off anyway when stderr is no terminal)."
+    ),
+]
+JsonPath = Annotated[
+    Path | None, typer.Option("--json", help="Also write the results as JSON to this file.")
+]
 
 
 ERROR_EXIT = 1
@@ -123,10 +139,14 @@ def train(
     ] = ",".join(LABELS),
     encoding: Encoding = "utf-8",
     force: Force = False,
+    quiet: Quiet = False,
 ) -> None:
     """Train a model on labeled dumps (*.tsv, tables) and save it with its metadata."""
     label_set = [label.strip() for label in labels.split(",") if label.strip()]
-    metadata = api.train(paths, output, cv=cv, labels=label_set, encoding=encoding, force=force)
+    with progress_bars(wants_bars(quiet)) as track:
+        metadata = api.train(
+            paths, output, cv=cv, labels=label_set, encoding=encoding, force=force, track=track
+        )
     data = metadata["training_data"]
     typer.echo(
         f"trained on {data['documents']} documents, {data['paragraphs']} paragraphs "
@@ -145,13 +165,36 @@ def evaluate(
         Path | None,
         typer.Option("--json", help="Also write the scores as JSON to this file."),
     ] = None,
+    report_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Also write report.html (self-contained), report.md, confusion.png and "
+            "errors.csv (every misclassified paragraph) into this folder.",
+        ),
+    ] = None,
     trust_pickle: TrustPickle = False,
     encoding: Encoding = "utf-8",
+    quiet: Quiet = False,
 ) -> None:
     """Score a model on labeled dumps: per-label table, macro-F1, accuracy, confusion."""
-    labeler = api.load_model(model, trust_pickle=trust_pickle)
-    scores = api.evaluate_model(paths, labeler, encoding=encoding, json_path=json_path)
+    with progress_bars(wants_bars(quiet)) as track:
+        if report_dir is None:
+            labeler = api.load_model(model, trust_pickle=trust_pickle)
+            scores = api.evaluate_model(
+                paths, labeler, encoding=encoding, json_path=json_path, track=track
+            )
+        else:
+            if json_path is not None:
+                check_output(json_path)
+            scores = api.evaluate_report(
+                paths, report_dir, model, trust_pickle=trust_pickle, encoding=encoding, track=track
+            ).scores
+            if json_path is not None:
+                write_json(json_path, scores)
     typer.echo(score_table(scores))
+    if report_dir is not None:
+        typer.echo(f"wrote the report to {report_dir}", err=True)
 
 
 @app.command()
@@ -182,28 +225,111 @@ def predict(
             "and list the bad ones at the end.",
         ),
     ] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Label every paragraph of dumps (*.txt), labeled dumps or tables."""
     if proba and output_format is OutputFormat.tsv:
         raise NewssegError("--proba needs --format jsonl or csv")
     labeler = api.load_model(model, trust_pickle=trust_pickle)
-    run = api.predict(
-        paths,
-        labeler,
-        output_dir=output_dir,
-        stream=sys.stdout if output_dir is None else None,
-        output_format=output_format.value,
-        proba=proba,
-        encoding=encoding,
-        force=force,
-        fail_fast=fail_fast,
-    )
+    with progress_bars(wants_bars(quiet)) as track:
+        run = api.predict(
+            paths,
+            labeler,
+            output_dir=output_dir,
+            stream=sys.stdout if output_dir is None else None,
+            output_format=output_format.value,
+            proba=proba,
+            encoding=encoding,
+            force=force,
+            fail_fast=fail_fast,
+            track=track,
+        )
     if run.written:
         typer.echo(f"wrote {len(run.written)} file(s) to {output_dir}", err=True)
     for error in run.failed:
         typer.echo(error_line(error), err=True)
     if run.failed:
         raise typer.Exit(ERROR_EXIT)
+
+
+@app.command()
+@reports_errors
+def cv(
+    paths: Paths,
+    folds: Annotated[int, typer.Option("--folds", "-k", min=2, help="Number of folds.")] = 5,
+    group_by: Annotated[
+        GroupBy,
+        typer.Option(
+            "--group-by", help="Keep each site (or each document) on one side of every split."
+        ),
+    ] = GroupBy.site,
+    curve_points: Annotated[
+        int,
+        typer.Option(
+            "--curve-points",
+            min=1,
+            help="Points of the learning curve: each fold is also trained on 1/N, 2/N, ... "
+            "of its training groups (1: no curve).",
+        ),
+    ] = 4,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write the learning curve to this PNG file.")
+    ] = None,
+    report_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Write cv.html, cv.md, cv.json, learning_curve.png and confusion.png here.",
+        ),
+    ] = None,
+    json_path: JsonPath = None,
+    labels: Annotated[
+        str, typer.Option("--labels", help="Comma-separated label set the data may use.")
+    ] = ",".join(LABELS),
+    encoding: Encoding = "utf-8",
+    quiet: Quiet = False,
+) -> None:
+    """Grouped K-fold cross-validation of a new model: mean ± std per metric and per label,
+    and a learning curve (score against the number of training documents)."""
+    with progress_bars(wants_bars(quiet)) as track:
+        result = api.cross_validation(
+            paths,
+            folds=folds,
+            group_by=group_by.value,
+            curve_points=curve_points,
+            labels=_label_set(labels),
+            encoding=encoding,
+            json_path=json_path,
+            plot_path=plot,
+            report_dir=report_dir,
+            track=track,
+        )
+    typer.echo(cv_table(result))
+
+
+@app.command()
+@reports_errors
+def inspect(
+    model: Annotated[
+        Path | None,
+        typer.Argument(help="Model file (.skops). Default: the shipped model.", show_default=False),
+    ] = None,
+    top: Annotated[
+        int, typer.Option("--top", "-n", min=1, help="Strongest features to list per label.")
+    ] = api.TOP_FEATURES,
+    json_path: JsonPath = None,
+    trust_pickle: TrustPickle = False,
+) -> None:
+    """Show a model's metadata (versions, labels, training data, CV scores) and the
+    strongest features towards each label."""
+    info = api.inspect_model(model, top=top, trust_pickle=trust_pickle)
+    if json_path is not None:
+        write_json(json_path, info)
+    typer.echo(inspect_table(info))
+
+
+def _label_set(labels: str) -> list[str]:
+    return [label.strip() for label in labels.split(",") if label.strip()]
 
 
 def main() -> None:

@@ -329,6 +329,59 @@ def site_of(path: Path, doc_id: str, cache: dict[Path, dict[str, str]]) -> str:
     return _site_from_name(doc_id)
 
 
+COLLECTION_COLUMN = "collection"
+"""Frame column for the manifest's ``source`` column (the corpus a document came from, such as
+``scrapinghub``); named apart because a frame's ``source`` is the file a row was read from."""
+MANIFEST_COLLECTION = "source"
+
+
+def _manifest_column(
+    folder: Path, column: str, cache: dict[tuple[Path, str], dict[str, str]]
+) -> dict[str, str]:
+    if (folder, column) not in cache:
+        manifest = folder / MANIFEST_NAME
+        values: dict[str, str] = {}
+        if manifest.is_file():
+            try:
+                table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+                raise InputError(manifest, "not a valid manifest CSV") from None
+            if {"doc_id", column} <= set(table.columns):
+                values = dict(zip(table["doc_id"], table[column], strict=True))
+        cache[(folder, column)] = values
+    return cache[(folder, column)]
+
+
+def manifest_value(
+    path: Path, doc_id: str, column: str, cache: dict[tuple[Path, str], dict[str, str]]
+) -> str:
+    """``column`` of a document's row in a ``manifest.csv`` beside ``path`` or in a folder
+    above it (up to two levels), as :func:`site_of` finds it; empty when none has it."""
+    for folder in list(path.resolve().parents)[:3]:
+        value = _manifest_column(folder, column, cache).get(doc_id)
+        if value:
+            return value
+    return ""
+
+
+def with_collections(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a paragraph frame with a ``collection`` column: the manifest's ``source`` of
+    each document (see :data:`COLLECTION_COLUMN`), empty where no manifest names it."""
+    cache: dict[tuple[Path, str], dict[str, str]] = {}
+    documents = frame[["source", "doc_id"]].drop_duplicates().itertuples(index=False)
+    found = {
+        (source, doc_id): ""
+        if source == STDIN_PATH
+        else manifest_value(Path(source), str(doc_id), MANIFEST_COLLECTION, cache)
+        for source, doc_id in documents
+    }
+    result = frame.copy()
+    result[COLLECTION_COLUMN] = [
+        found[key] for key in zip(frame["source"], frame["doc_id"], strict=True)
+    ]
+    return result
+
+
 # --------------------------------------------------------------------------- many inputs
 
 

@@ -1,11 +1,15 @@
-"""Scores as plain data: per-label precision/recall/F1, accuracy, confusion, ``body_f1``, and
-cross-validation grouped by site (never one site on both sides of a split)."""
+"""Scores as plain data: per-label precision/recall/F1, accuracy, confusion, ``body_f1``;
+breakdowns by site, source and document with every misclassified paragraph; and
+cross-validation grouped by site or document (never one group on both sides of a split),
+with a learning curve over the number of training documents."""
 
 from __future__ import annotations
 
 import re
+import warnings
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -14,6 +18,8 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from sklearn.model_selection import GroupKFold
 
 from newsseg.config import BODY_LABEL, LABELS
+from newsseg.dataset import COLLECTION_COLUMN
+from newsseg.progress import Track, silent
 
 SHINGLE_SIZE = 4
 """``body_f1`` compares multisets of this many consecutive ``\\w+`` tokens."""
@@ -90,6 +96,11 @@ def score(frame: pd.DataFrame, predicted: Sequence[str], labels: Sequence[str] =
         for i, label in enumerate(order)
     }
     scored = [label for label in order if per_label[label]["support"] > 0]
+    with warnings.catch_warnings():
+        # One label in truth and prediction (a one-site or one-document breakdown) gives a
+        # correct 1x1 matrix, yet scikit-learn warns as if ``labels`` had not been passed.
+        warnings.filterwarnings("ignore", "A single label was found", UserWarning)
+        matrix = confusion_matrix(truth, guess, labels=order).tolist()
     return {
         "documents": int(frame["doc_id"].nunique()),
         "paragraphs": len(frame),
@@ -98,44 +109,267 @@ def score(frame: pd.DataFrame, predicted: Sequence[str], labels: Sequence[str] =
         "labels": per_label,
         "confusion": {
             "labels": order,
-            "matrix": confusion_matrix(truth, guess, labels=order).tolist(),
+            "matrix": matrix,
         },
         **body_f1(frame, guess),
     }
 
 
+# --------------------------------------------------------------------------- breakdowns
+
+PREDICTED = "predicted"
+"""Column of an evaluation frame holding the predicted label (``label`` is the true one)."""
+CONFIDENCE = "confidence"
+"""Column holding a paragraph's largest label probability."""
+COLLECTION = COLLECTION_COLUMN
+"""Column holding a document's source collection (the manifest's ``source`` column)."""
+
+ERROR_COLUMNS = ["file", "line", "doc_id", "site", "true_label", "predicted_label", CONFIDENCE]
+
+
+@dataclass
+class Evaluation:
+    """A model's evaluation in detail: the scores, the paragraphs with their predictions, the
+    scores per site, per source and per document, and every misclassified paragraph."""
+
+    scores: dict
+    paragraphs: pd.DataFrame
+    by_site: list[dict]
+    by_source: list[dict]
+    documents: list[dict]
+    errors: pd.DataFrame
+
+
+def evaluation(paragraphs: pd.DataFrame, labels: Sequence[str] = LABELS) -> Evaluation:
+    """Score an evaluation frame: the reader's columns plus ``predicted``, ``confidence`` and
+    ``proba_<label>``. The source breakdown is empty unless ``collection`` names sources."""
+    paragraphs = paragraphs.reset_index(drop=True)
+    has_sources = COLLECTION in paragraphs.columns and (paragraphs[COLLECTION] != "").any()
+    return Evaluation(
+        scores=score(paragraphs, paragraphs[PREDICTED].to_numpy(dtype=object), labels),
+        paragraphs=paragraphs,
+        by_site=breakdown(paragraphs, "site", labels),
+        by_source=breakdown(paragraphs, COLLECTION, labels) if has_sources else [],
+        documents=document_scores(paragraphs),
+        errors=misclassified(paragraphs),
+    )
+
+
+def breakdown(paragraphs: pd.DataFrame, by: str, labels: Sequence[str] = LABELS) -> list[dict]:
+    """Scores of each group of paragraphs (``by`` names the column), worst accuracy first."""
+    rows = []
+    for key, part in paragraphs.groupby(by, sort=True):
+        scores = score(part, part[PREDICTED].to_numpy(dtype=object), labels)
+        rows.append(
+            {
+                by: str(key),
+                "documents": scores["documents"],
+                "paragraphs": scores["paragraphs"],
+                "errors": int((part["label"] != part[PREDICTED]).sum()),
+                "accuracy": scores["accuracy"],
+                "macro_f1": scores["macro_f1"],
+                "body_f1": scores["body_f1"],
+            }
+        )
+    return sorted(rows, key=lambda row: (row["accuracy"], row["body_f1"], row[by]))
+
+
+def document_scores(paragraphs: pd.DataFrame) -> list[dict]:
+    """Accuracy and ``body_f1`` of each document, worst first (lowest accuracy, then
+    lowest ``body_f1``)."""
+    rows = []
+    for (source, doc_id), doc in paragraphs.groupby(["source", "doc_id"], sort=False):
+        predicted = doc[PREDICTED].to_numpy(dtype=object)
+        rows.append(
+            {
+                "doc_id": str(doc_id),
+                "file": str(source),
+                "site": str(doc["site"].iloc[0]),
+                "paragraphs": len(doc),
+                "errors": int((doc["label"].to_numpy(dtype=object) != predicted).sum()),
+                "accuracy": float(np.mean(doc["label"].to_numpy(dtype=object) == predicted)),
+                "body_f1": body_f1(doc, predicted)["body_f1"],
+            }
+        )
+    return sorted(rows, key=lambda row: (row["accuracy"], row["body_f1"], row["doc_id"]))
+
+
+def misclassified(paragraphs: pd.DataFrame) -> pd.DataFrame:
+    """Every paragraph whose predicted label is not its true one, in input order: file,
+    line, document, site, true and predicted label, confidence, probabilities and text."""
+    wrong = paragraphs[paragraphs["label"] != paragraphs[PREDICTED]]
+    proba_columns = [column for column in paragraphs.columns if column.startswith("proba_")]
+    table = pd.DataFrame(
+        {
+            "file": wrong["source"].astype(str),
+            "line": wrong["line"].astype(int),
+            "doc_id": wrong["doc_id"].astype(str),
+            "site": wrong["site"].astype(str),
+            "true_label": wrong["label"].astype(str),
+            "predicted_label": wrong[PREDICTED].astype(str),
+            CONFIDENCE: wrong[CONFIDENCE].astype(float),
+        }
+    )
+    for column in proba_columns:
+        table[column] = wrong[column].astype(float)
+    table["text"] = wrong["text"].astype(str)
+    return table.reset_index(drop=True)
+
+
 # --------------------------------------------------------------------------- grouped CV
 
+GROUP_COLUMNS = {"site": "site", "doc": "doc_id"}
+"""What ``group_by`` may name, and the frame column holding each kind of group."""
+GROUP_NOUNS = {"site": "sites", "doc": "documents"}
+SUMMARY_METRICS = ("macro_f1", "accuracy", "body_f1")
+LABEL_METRICS = ("precision", "recall", "f1")
+CURVE_SEED = 0
+"""Seed of the order in which training groups join a learning curve: runs are repeatable."""
 
-def grouped_folds(frame: pd.DataFrame, folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Train/test row indices of ``folds`` splits grouped by ``site``."""
-    sites = frame["site"].to_numpy()
-    n_sites = len(set(sites))
+
+def grouped_folds(
+    frame: pd.DataFrame, folds: int, group_by: str = "site"
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Train/test row indices of ``folds`` splits grouped by ``site`` or by ``doc``."""
+    if group_by not in GROUP_COLUMNS:
+        raise ValueError(f"group_by must be one of {', '.join(GROUP_COLUMNS)}, not {group_by!r}")
+    groups = frame[GROUP_COLUMNS[group_by]].to_numpy()
+    n_groups = len(set(groups))
     if folds < 2:
         raise ValueError("cross-validation needs at least 2 folds")
-    if n_sites < folds:
+    if n_groups < folds:
+        noun = GROUP_NOUNS[group_by]
         raise ValueError(
-            f"{folds}-fold cross-validation needs {folds} sites; the data has {n_sites}"
+            f"{folds}-fold cross-validation needs {folds} {noun}; the data has {n_groups}"
         )
-    return list(GroupKFold(n_splits=folds).split(frame, groups=sites))
+    return list(GroupKFold(n_splits=folds).split(frame, groups=groups))
 
 
-def cross_validate(model, frame: pd.DataFrame, folds: int = 5) -> dict:
-    """Grouped-by-site K-fold CV: the pooled scores of all out-of-fold predictions, plus the
-    mean and standard deviation over folds of the headline metrics."""
+def curve_fractions(points: int) -> list[float]:
+    """The fractions of a fold's training groups a learning curve of ``points`` trains on."""
+    return [step / points for step in range(1, points + 1)]
+
+
+def training_subsets(
+    groups: np.ndarray, train_rows: np.ndarray, fractions: Sequence[float], seed: int = CURVE_SEED
+) -> list[np.ndarray]:
+    """Rows of growing, nested subsets of the training groups, one per fraction (at least
+    one group each): the groups join in a fixed random order."""
+    train_groups = groups[train_rows]
+    order = np.random.default_rng(seed).permutation(np.unique(train_groups))
+    subsets = []
+    for fraction in fractions:
+        count = max(1, int(np.ceil(fraction * len(order) - 1e-9)))
+        subsets.append(train_rows[np.isin(train_groups, order[:count])])
+    return subsets
+
+
+def cross_validate(
+    model,
+    frame: pd.DataFrame,
+    folds: int = 5,
+    group_by: str = "site",
+    curve_points: int = 1,
+    track: Track = silent,
+) -> dict:
+    """Grouped K-fold CV: the pooled scores of all out-of-fold predictions, mean and standard
+    deviation over folds of the summary metrics and of each label's precision, recall and F1,
+    and each fold's scores. With ``curve_points`` > 1 also a learning curve: each fold is
+    trained again on growing fractions of its training groups (``learning_curve``)."""
+    splits = grouped_folds(frame, folds, group_by)
+    groups = frame[GROUP_COLUMNS[group_by]].to_numpy()
+    fractions = curve_fractions(max(1, curve_points))
     predicted = np.empty(len(frame), dtype=object)
-    fold_scores = []
-    for train_rows, test_rows in grouped_folds(frame, folds):
-        train, test = frame.iloc[train_rows], frame.iloc[test_rows]
+    fold_scores: list[dict] = []
+    curve: list[list[dict]] = [[] for _ in fractions]
+    jobs = [(fold, step) for fold in range(len(splits)) for step in range(len(fractions))]
+    subsets: list[np.ndarray] = []
+    for fold, step in track(jobs, f"cross-validation ({folds} folds)", total=len(jobs)):
+        train_rows, test_rows = splits[fold]
+        if step == 0:
+            subsets = training_subsets(groups, train_rows, fractions)
+        train, test = frame.iloc[subsets[step]], frame.iloc[test_rows]
         fitted = clone(model).fit(train[["doc_id", "text"]], train["label"].to_numpy())
-        predicted[test_rows] = fitted.predict(test[["doc_id", "text"]])
-        fold_scores.append(score(test, predicted[test_rows]))
+        guess = fitted.predict(test[["doc_id", "text"]])
+        scores = score(test, guess)
+        curve[step].append(
+            {
+                "documents": int(train["doc_id"].nunique()),
+                "groups": len(set(groups[subsets[step]])),
+                **{name: scores[name] for name in SUMMARY_METRICS},
+            }
+        )
+        if step == len(fractions) - 1:
+            predicted[test_rows] = guess
+            fold_scores.append(_fold_row(fold, train, test, groups[test_rows], scores))
     pooled = score(frame, predicted)
-    summary = {}
-    for name in ("macro_f1", "accuracy", "body_f1"):
-        values = [fold[name] for fold in fold_scores]
-        summary[name] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
+    per_fold = [row["scores"] for row in fold_scores]
+    result = {
+        "folds": folds,
+        "group_by": group_by,
+        "pooled": pooled,
+        "per_fold": _summary(pooled, per_fold),
+        "per_label": _label_summary(pooled, per_fold),
+    }
+    result["fold_scores"] = [
+        {key: value for key, value in row.items() if key != "scores"} for row in fold_scores
+    ]
+    if len(fractions) > 1:
+        result["learning_curve"] = [
+            _curve_point(fraction, points)
+            for fraction, points in zip(fractions, curve, strict=True)
+        ]
+    return result
+
+
+def _mean_std(values: Sequence[float]) -> dict[str, float]:
+    return {"mean": float(np.mean(values)), "std": float(np.std(values))}
+
+
+def _fold_row(
+    fold: int, train: pd.DataFrame, test: pd.DataFrame, test_groups: np.ndarray, scores: dict
+) -> dict:
+    return {
+        "fold": fold + 1,
+        "train_documents": int(train["doc_id"].nunique()),
+        "test_documents": int(test["doc_id"].nunique()),
+        "test_groups": len(set(test_groups)),
+        **{name: scores[name] for name in SUMMARY_METRICS},
+        "scores": scores,
+    }
+
+
+def _summary(pooled: dict, fold_scores: list[dict]) -> dict:
+    """Mean ± std over folds of the summary metrics and of each label's F1 (``<label>_f1``;
+    the ``body`` label's F1 is in :func:`_label_summary`, as ``body_f1`` names the article-body
+    score)."""
+    summary = {name: _mean_std([fold[name] for fold in fold_scores]) for name in SUMMARY_METRICS}
     for label in pooled["labels"]:
+        if f"{label}_f1" in summary:
+            continue
         values = [fold["labels"][label]["f1"] for fold in fold_scores if label in fold["labels"]]
-        summary[f"{label}_f1"] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
-    return {"folds": folds, "group_by": "site", "pooled": pooled, "per_fold": summary}
+        summary[f"{label}_f1"] = _mean_std(values)
+    return summary
+
+
+def _label_summary(pooled: dict, fold_scores: list[dict]) -> dict:
+    """Mean ± std over folds of each label's precision, recall and F1 (over the folds where
+    the label was present or predicted)."""
+    return {
+        label: {
+            metric: _mean_std(
+                [fold["labels"][label][metric] for fold in fold_scores if label in fold["labels"]]
+            )
+            for metric in LABEL_METRICS
+        }
+        for label in pooled["labels"]
+    }
+
+
+def _curve_point(fraction: float, folds: list[dict]) -> dict:
+    return {
+        "fraction": fraction,
+        "documents": float(np.mean([fold["documents"] for fold in folds])),
+        "groups": float(np.mean([fold["groups"] for fold in folds])),
+        **{name: _mean_std([fold[name] for fold in folds]) for name in SUMMARY_METRICS},
+    }

@@ -1,11 +1,18 @@
-"""Scores for people (plain-text tables) and for machines (JSON)."""
+"""Scores for people (plain-text tables, Markdown and self-contained HTML reports with
+pictures) and for machines (JSON, CSV)."""
 
 from __future__ import annotations
 
+import base64
+import html
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsseg.dataset import write_text
+from newsseg.dataset import atomic_output, write_text
+from newsseg.evaluate import LABEL_METRICS, SUMMARY_METRICS, Evaluation
+from newsseg.plots import confusion_png, learning_curve_png
 
 CONFUSION_CORNER = "true \\ pred"
 
@@ -47,14 +54,506 @@ def confusion_table(confusion: dict) -> str:
 
 
 def cv_table(cv: dict) -> str:
-    """Grouped cross-validation: mean ± std over folds, then the pooled out-of-fold table."""
+    """Grouped cross-validation: mean ± std over folds (summary metrics, then each label's
+    precision, recall and F1), each fold, the learning curve, then the pooled table."""
     lines = [f"{cv['folds']}-fold cross-validation grouped by {cv['group_by']}", ""]
     for name, values in cv["per_fold"].items():
-        lines.append(f"{name:<12} {values['mean']:.3f} ± {values['std']:.3f}")
+        lines.append(f"{name:<12} {_mean_std(values)}")
+    if cv.get("per_label"):
+        lines += ["", f"{'label':<10}" + "".join(f"{name:>17}" for name in LABEL_METRICS)]
+        for label, metrics in cv["per_label"].items():
+            cells = "".join(f"{_mean_std(metrics[name]):>17}" for name in LABEL_METRICS)
+            lines.append(f"{label:<10}{cells}")
+    if cv.get("fold_scores"):
+        lines += ["", _text_table(*fold_rows(cv))]
+    if cv.get("learning_curve"):
+        lines += ["", "learning curve (mean ± std over folds):", _text_table(*curve_rows(cv))]
     lines += ["", "pooled out-of-fold predictions:", score_table(cv["pooled"])]
+    return "\n".join(lines)
+
+
+def _mean_std(values: dict) -> str:
+    return f"{values['mean']:.3f} ± {values['std']:.3f}"
+
+
+def _text_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = (
+        [
+            max(len(str(cell)) for cell in [name, *column])
+            for name, *column in zip(columns, *rows, strict=True)
+        ]
+        if rows
+        else [len(name) for name in columns]
+    )
+    lines = ["  ".join(f"{name:>{width}}" for name, width in zip(columns, widths, strict=True))]
+    lines += [
+        "  ".join(f"{cell:>{width}}" for cell, width in zip(row, widths, strict=True))
+        for row in rows
+    ]
+    return "\n".join(lines)
+
+
+def fold_rows(cv: dict) -> tuple[list[str], list[list[str]]]:
+    """Columns and rows of the per-fold table of a cross-validation."""
+    group = "test " + ("sites" if cv["group_by"] == "site" else "docs")
+    columns = ["fold", "train docs", "test docs", group, *SUMMARY_METRICS]
+    rows = [
+        [
+            str(fold["fold"]),
+            str(fold["train_documents"]),
+            str(fold["test_documents"]),
+            str(fold["test_groups"]),
+            *(f"{fold[name]:.3f}" for name in SUMMARY_METRICS),
+        ]
+        for fold in cv["fold_scores"]
+    ]
+    return columns, rows
+
+
+def curve_rows(cv: dict) -> tuple[list[str], list[list[str]]]:
+    """Columns and rows of the learning-curve table of a cross-validation."""
+    columns = ["fraction", "train docs", *SUMMARY_METRICS]
+    rows = [
+        [
+            f"{point['fraction']:.2f}",
+            f"{point['documents']:.1f}",
+            *(_mean_std(point[name]) for name in SUMMARY_METRICS),
+        ]
+        for point in cv["learning_curve"]
+    ]
+    return columns, rows
+
+
+def inspect_table(info: dict) -> str:
+    """A model's metadata and its strongest features per label, for people."""
+    data = info.get("training_data") or {}
+    versions = ", ".join(f"{name} {version}" for name, version in info["versions"].items())
+    lines = [
+        f"model        {info['model']}",
+        f"newsseg      {info.get('newsseg_version') or 'unknown'}"
+        + (f" (saved {info['saved']})" if info.get("saved") else ""),
+        f"labels       {', '.join(info['labels'])}",
+        f"versions     {versions or 'unknown'}",
+        f"data sha256  {data.get('sha256', 'unknown')}",
+        f"trained on   {data.get('documents', '?')} documents, "
+        f"{data.get('paragraphs', '?')} paragraphs, {data.get('sites', '?')} sites",
+    ]
+    if data.get("label_counts"):
+        counts = ", ".join(f"{label} {count}" for label, count in data["label_counts"].items())
+        lines.append(f"label counts {counts}")
+    settings = ", ".join(f"{name}={value}" for name, value in sorted(info["params"].items()))
+    lines.append(f"settings     {settings}")
+    cv = info.get("cv")
+    if cv:
+        lines += ["", f"{cv['folds']}-fold cross-validation grouped by {cv['group_by']}:"]
+        lines += [f"  {name:<12} {_mean_std(values)}" for name, values in cv["per_fold"].items()]
+    else:
+        lines += ["", "no cross-validation scores (train with --cv K to record them)"]
+    for label, features in info["top_features"].items():
+        lines += ["", f"strongest features towards {label}:"]
+        lines += [f"  {item['weight']:>8.3f}  {item['feature']}" for item in features]
     return "\n".join(lines)
 
 
 def write_json(path: str | Path, data: dict) -> None:
     """Write ``data`` as indented JSON, atomically."""
     write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+# --------------------------------------------------------------------------- documents
+# A report is a title and sections of blocks (paragraphs, tables, pictures), rendered once as
+# Markdown (pictures beside it as files) and once as one self-contained HTML file (pictures
+# inside it as base64 PNG, no external CSS or JS: it opens offline).
+
+TEXT_PREVIEW_CHARS = 160
+"""Report tables cut paragraph texts to this many characters (errors.csv keeps them whole)."""
+WORST_DOCUMENTS = 10
+
+EVALUATION_FILES = {
+    "html": "report.html",
+    "markdown": "report.md",
+    "confusion": "confusion.png",
+    "errors": "errors.csv",
+}
+CV_FILES = {
+    "html": "cv.html",
+    "markdown": "cv.md",
+    "curve": "learning_curve.png",
+    "confusion": "confusion.png",
+    "json": "cv.json",
+}
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    rows: list[list[str]]
+    numeric: set[int] = field(default_factory=set)
+    """Indexes of right-aligned (numeric) columns."""
+    wrap: set[int] = field(default_factory=set)
+    """Indexes of columns of long values (paths, texts) that may break anywhere."""
+
+
+@dataclass
+class Picture:
+    file_name: str
+    png: bytes
+    alt: str
+
+
+Block = str | Table | Picture
+
+
+@dataclass
+class Report:
+    title: str
+    sections: list[tuple[str, list[Block]]]
+
+
+def _cut(text: str, limit: int = TEXT_PREVIEW_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _numbers(*values: float) -> list[str]:
+    return [f"{value:.3f}" for value in values]
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def evaluation_report(evaluation: Evaluation, context: Sequence[str] = ()) -> Report:
+    """The evaluation report: summary, per-label table, confusion heat map, per-site and
+    per-source scores, worst documents and every misclassified paragraph."""
+    scores = evaluation.scores
+    confusion = Picture(
+        EVALUATION_FILES["confusion"], confusion_png(scores["confusion"]), "confusion matrix"
+    )
+    sections: list[tuple[str, list[Block]]] = [
+        ("Summary", [*context, _summary_line(scores), summary_table(scores)]),
+        ("Per label", [label_table(scores)]),
+        (
+            "Confusion matrix",
+            ["Rows are true labels, columns predicted ones.", confusion, confusion_rows(scores)],
+        ),
+        ("Per site", ["Worst accuracy first.", group_table(evaluation.by_site, "site")]),
+    ]
+    if evaluation.by_source:
+        sections.append(("Per source", [group_table(evaluation.by_source, "collection", "source")]))
+    worst = evaluation.documents[:WORST_DOCUMENTS]
+    sections.append(
+        (
+            f"Worst documents ({len(worst)} of {len(evaluation.documents)})",
+            ["Lowest accuracy first, then lowest body_f1.", document_table(worst)],
+        )
+    )
+    sections.append(
+        (
+            f"Misclassified paragraphs ({len(evaluation.errors)})",
+            [
+                f"Every paragraph whose predicted label is wrong, in input order; "
+                f"confidence is the largest label probability. Texts are cut to "
+                f"{TEXT_PREVIEW_CHARS} characters; {EVALUATION_FILES['errors']} has them whole.",
+                error_table(evaluation),
+            ],
+        )
+    )
+    return Report("newsseg evaluation report", sections)
+
+
+def _summary_line(scores: dict) -> str:
+    return f"{scores['documents']} documents, {scores['paragraphs']} paragraphs."
+
+
+def summary_table(scores: dict) -> Table:
+    """Macro and micro averages, accuracy and the article-body score."""
+    scored = [row for row in scores["labels"].values() if row["support"] > 0]
+    macro = [sum(row[name] for row in scored) / len(scored) for name in LABEL_METRICS]
+    # Every paragraph has exactly one true and one predicted label, so micro-averaged
+    # precision, recall and F1 all equal accuracy.
+    micro = [scores["accuracy"]] * 3
+    rows = [
+        ["macro (mean over labels)", *_numbers(*macro)],
+        ["micro (pooled paragraphs)", *_numbers(*micro)],
+        [
+            "body_f1 (article-body shingles)",
+            *_numbers(scores["body_precision"], scores["body_recall"], scores["body_f1"]),
+        ],
+    ]
+    table = Table(["score", "precision", "recall", "f1"], rows, {1, 2, 3})
+    table.rows.append(["accuracy", "", "", f"{scores['accuracy']:.3f}"])
+    return table
+
+
+def label_table(scores: dict) -> Table:
+    rows = [
+        [label, *_numbers(row["precision"], row["recall"], row["f1"]), str(row["support"])]
+        for label, row in scores["labels"].items()
+    ]
+    return Table(["label", "precision", "recall", "f1", "support"], rows, {1, 2, 3, 4})
+
+
+def confusion_rows(scores: dict) -> Table:
+    labels = scores["confusion"]["labels"]
+    rows = [
+        [label, *(str(count) for count in counts)]
+        for label, counts in zip(labels, scores["confusion"]["matrix"], strict=True)
+    ]
+    return Table([CONFUSION_CORNER, *labels], rows, set(range(1, len(labels) + 1)))
+
+
+def group_table(groups: list[dict], key: str, title: str | None = None) -> Table:
+    columns = [title or key, "documents", "paragraphs", "errors", *SUMMARY_METRICS]
+    rows = [
+        [
+            group[key],
+            str(group["documents"]),
+            str(group["paragraphs"]),
+            str(group["errors"]),
+            *_numbers(*(group[name] for name in SUMMARY_METRICS)),
+        ]
+        for group in groups
+    ]
+    return Table(columns, rows, set(range(1, len(columns))), wrap={0})
+
+
+def document_table(documents: list[dict]) -> Table:
+    columns = ["document", "file", "site", "paragraphs", "errors", "accuracy", "body_f1"]
+    rows = [
+        [
+            doc["doc_id"],
+            doc["file"],
+            doc["site"],
+            str(doc["paragraphs"]),
+            str(doc["errors"]),
+            *_numbers(doc["accuracy"], doc["body_f1"]),
+        ]
+        for doc in documents
+    ]
+    return Table(columns, rows, {3, 4, 5, 6}, wrap={0, 1, 2})
+
+
+def error_table(evaluation: Evaluation) -> Table:
+    errors = evaluation.errors
+    rows = [
+        [
+            f"{row.file}:{row.line}",
+            row.true_label,
+            row.predicted_label,
+            f"{row.confidence:.2f}",
+            _cut(row.text),
+        ]
+        for row in errors.itertuples(index=False)
+    ]
+    return Table(["file:line", "true", "predicted", "confidence", "text"], rows, {3}, wrap={0, 4})
+
+
+# --------------------------------------------------------------------------- cross-validation
+
+
+def cv_report(cv: dict, context: Sequence[str] = ()) -> Report:
+    """The cross-validation report: mean ± std over folds, per label, per fold, the learning
+    curve and the pooled confusion matrix."""
+    means = Table(
+        ["score", "mean ± std"], [[name, _mean_std(v)] for name, v in cv["per_fold"].items()], {1}
+    )
+    labels = Table(
+        ["label", *LABEL_METRICS],
+        [
+            [label, *(_mean_std(metrics[name]) for name in LABEL_METRICS)]
+            for label, metrics in cv.get("per_label", {}).items()
+        ],
+        {1, 2, 3},
+    )
+    intro = (
+        f"{cv['folds']}-fold cross-validation grouped by {cv['group_by']}: no "
+        f"{cv['group_by']} is on both sides of a split. {_summary_line(cv['pooled'])}"
+    )
+    sections: list[tuple[str, list[Block]]] = [
+        ("Summary", [*context, intro, means]),
+        ("Per label (mean ± std over folds)", [labels]),
+    ]
+    if cv.get("fold_scores"):
+        columns, rows = fold_rows(cv)
+        sections.append(("Folds", [Table(columns, rows, set(range(len(columns))))]))
+    if cv.get("learning_curve"):
+        columns, rows = curve_rows(cv)
+        curve = Picture(CV_FILES["curve"], learning_curve_png(cv), "learning curve")
+        sections.append(
+            (
+                "Learning curve",
+                [
+                    "Each fold is trained again on growing fractions of its training "
+                    f"{cv['group_by']}s and scored on its held-out ones.",
+                    curve,
+                    Table(columns, rows, set(range(len(columns)))),
+                ],
+            )
+        )
+    pooled = cv["pooled"]
+    confusion = Picture(
+        CV_FILES["confusion"], confusion_png(pooled["confusion"], "Pooled out-of-fold"), "confusion"
+    )
+    sections.append(
+        (
+            "Pooled out-of-fold predictions",
+            [summary_table(pooled), label_table(pooled), confusion, confusion_rows(pooled)],
+        )
+    )
+    return Report("newsseg cross-validation report", sections)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _markdown_cell(text: str) -> str:
+    return html.escape(str(text), quote=False).replace("|", "\\|")
+
+
+def render_markdown(report: Report) -> str:
+    """The report as Markdown; pictures are linked as files beside it."""
+    lines = [f"# {report.title}", ""]
+    for title, blocks in report.sections:
+        lines += [f"## {title}", ""]
+        for block in blocks:
+            if isinstance(block, Table):
+                if not block.rows:
+                    lines += ["(none)", ""]
+                    continue
+                align = [
+                    "---:" if index in block.numeric else "---"
+                    for index in range(len(block.columns))
+                ]
+                lines.append("| " + " | ".join(map(_markdown_cell, block.columns)) + " |")
+                lines.append("| " + " | ".join(align) + " |")
+                lines += ["| " + " | ".join(map(_markdown_cell, row)) + " |" for row in block.rows]
+            elif isinstance(block, Picture):
+                lines.append(f"![{block.alt}]({block.file_name})")
+            else:
+                lines.append(_markdown_cell(block))
+            lines.append("")
+    return "\n".join(lines)
+
+
+HTML_STYLE = """
+body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 72em;
+       padding: 0 1em; color: #222; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 1.8em;
+     border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
+th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; vertical-align: top; text-align: left; }
+td.wrap { overflow-wrap: anywhere; }
+th { background: #f3f5f8; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr:nth-child(even) td { background: #fafbfc; }
+img { max-width: 100%; height: auto; display: block; margin: 0.6em 0; }
+"""
+
+
+def _html_table(table: Table) -> str:
+    if not table.rows:
+        return "<p>(none)</p>"
+
+    def cells(values: list[str], tag: str) -> str:
+        return "".join(
+            f"<{tag}{_html_class(table, index)}>{html.escape(str(value))}</{tag}>"
+            for index, value in enumerate(values)
+        )
+
+    body = "\n".join(f"<tr>{cells(row, 'td')}</tr>" for row in table.rows)
+    head = f"<thead><tr>{cells(table.columns, 'th')}</tr></thead>"
+    return f"<table>\n{head}\n<tbody>\n{body}\n</tbody></table>"
+
+
+def _html_class(table: Table, index: int) -> str:
+    if index in table.numeric:
+        return ' class="num"'
+    return ' class="wrap"' if index in table.wrap else ""
+
+
+def render_html(report: Report) -> str:
+    """The report as one self-contained HTML page: inline CSS, pictures as base64 PNG."""
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(report.title)}</title>",
+        f"<style>{HTML_STYLE}</style>",
+        "</head><body>",
+        f"<h1>{html.escape(report.title)}</h1>",
+    ]
+    for title, blocks in report.sections:
+        parts.append(f"<h2>{html.escape(title)}</h2>")
+        for block in blocks:
+            if isinstance(block, Table):
+                parts.append(_html_table(block))
+            elif isinstance(block, Picture):
+                data = base64.b64encode(block.png).decode("ascii")
+                parts.append(
+                    f'<img alt="{html.escape(block.alt)}" src="data:image/png;base64,{data}">'
+                )
+            else:
+                parts.append(f"<p>{html.escape(block)}</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _pictures(report: Report) -> list[Picture]:
+    return [
+        block for _, blocks in report.sections for block in blocks if isinstance(block, Picture)
+    ]
+
+
+def write_report(directory: str | Path, report: Report, names: dict[str, str]) -> list[Path]:
+    """Write the report's HTML, Markdown and pictures into ``directory``, each atomically."""
+    folder = Path(directory)
+    outputs: dict[Path, str | bytes] = {
+        folder / names["html"]: render_html(report),
+        folder / names["markdown"]: render_markdown(report),
+    }
+    outputs.update({folder / picture.file_name: picture.png for picture in _pictures(report)})
+    for path, content in outputs.items():
+        _write(path, content)
+    return list(outputs)
+
+
+def _write(path: Path, content: str | bytes) -> None:
+    if isinstance(content, bytes):
+        with atomic_output(path, "wb") as stream:
+            stream.write(content)
+    else:
+        write_text(path, content)
+
+
+def errors_csv(evaluation: Evaluation) -> str:
+    """Every misclassified paragraph as CSV: file, line, doc_id, site, true_label,
+    predicted_label, confidence, proba_<label>..., text."""
+    return evaluation.errors.to_csv(index=False, lineterminator="\n", float_format="%.6g")
+
+
+def write_evaluation_report(
+    directory: str | Path, evaluation: Evaluation, context: Sequence[str] = ()
+) -> list[Path]:
+    """Write report.html, report.md, confusion.png and errors.csv into ``directory``."""
+    report = evaluation_report(evaluation, context)
+    errors = errors_csv(evaluation)  # rendered before anything is written
+    written = write_report(directory, report, EVALUATION_FILES)
+    errors_path = Path(directory) / EVALUATION_FILES["errors"]
+    write_text(errors_path, errors)
+    return [*written, errors_path]
+
+
+def write_cv_report(directory: str | Path, cv: dict, context: Sequence[str] = ()) -> list[Path]:
+    """Write cv.html, cv.md, cv.json and the pictures (learning curve, pooled confusion)."""
+    report = cv_report(cv, context)
+    written = write_report(directory, report, CV_FILES)
+    json_path = Path(directory) / CV_FILES["json"]
+    write_json(json_path, cv)
+    return [*written, json_path]
+
+
+def write_png(path: str | Path, png: bytes) -> None:
+    """Write a picture atomically."""
+    _write(Path(path), png)
