@@ -103,8 +103,7 @@ def label_frame(
     if "doc_id" not in work.columns:
         work["doc_id"] = "0"
     work = work.reset_index(drop=True)
-    proba = labeler.predict_proba(work[["doc_id", "text"]])
-    work["label"] = labeler.predict(work[["doc_id", "text"]])
+    work["label"], proba = labeler.predict_with_proba(work[["doc_id", "text"]])
     for index, label in enumerate(labeler.classes_):
         work[f"proba_{label}"] = proba[:, index]
     return work

@@ -26,6 +26,9 @@ MANIFEST_NAME = "manifest.csv"
 SITE_SEPARATOR = "__"
 """Corpus files are named ``<site>__<id>.tsv``; the part before it names the site."""
 
+COMPOSED_MARK = "#composed"
+"""Ids of training pages composed from other documents end in this mark and a number."""
+
 DEFAULT_MODEL_PACKAGE = "newsseg.models"
 DEFAULT_MODEL_NAME = "default.skops"
 MODEL_META_MEMBER = "newsseg-meta.json"

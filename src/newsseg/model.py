@@ -24,14 +24,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from newsseg.augment import Composition, compose_documents
 from newsseg.config import (
+    COMPOSED_MARK,
     DEFAULT_MODEL_NAME,
     DEFAULT_MODEL_PACKAGE,
     MODEL_META_MEMBER,
+    SITE_SEPARATOR,
 )
 from newsseg.dataset import PUBLIC_FILE_MODE, write_text
 from newsseg.errors import ModelError, OutputError
@@ -41,6 +46,9 @@ from newsseg.features import (
     MAX_CHARS,
     TEXT_COLUMN,
     WORD_MAX_FEATURES,
+    LayoutFeatures,
+    ParagraphMemory,
+    TopicFeatures,
     paragraph_features,
 )
 
@@ -123,16 +131,31 @@ def viterbi(
 
 
 class ParagraphLabeler(ClassifierMixin, BaseEstimator):
-    """Labels paragraphs of news-page dumps; ``X`` is a frame with ``doc_id`` and ``text``.
+    """Labels paragraphs of news-page dumps; ``X`` is a frame with ``doc_id`` and ``text``
+    (a document's rows consecutive, in page order).
+
+    Two stages and a decoder:
+
+    1. a text model, TF-IDF over words and characters into a logistic regression, gives
+       each paragraph label probabilities (out-of-fold, grouped by site, on training rows);
+    2. gradient boosting over layout cues, topic cues, the cross-document memory and the
+       text model's probabilities of each paragraph and its neighbours;
+    3. Viterbi decoding over label transitions learned from the training documents.
+
+    Training documents are joined by pages composed from them (see :mod:`newsseg.augment`).
 
     Parameters
     ----------
-    C : inverse regularisation strength of the logistic regression.
+    C : inverse regularisation strength of the text model.
     sequence : ``"viterbi"`` decodes each document's labels jointly; ``"none"`` takes each
         paragraph's most probable label.
-    use_words, use_chars, use_layout : which feature groups to use.
+    use_words, use_chars, use_layout, use_topic, use_context, use_memory : components.
     word_max_features, char_max_features : vocabulary caps of the TF-IDF steps.
-    class_weight : passed to the logistic regression.
+    compose : composed pages per training document (0 composes none).
+    boost_iterations, boost_leaves, boost_learning_rate : the boosting stage.
+    inner_folds : folds of the out-of-fold text-model probabilities.
+    class_weight : ``"balanced"`` weighs rare labels up in both stages.
+    random_state : seeds composition and boosting; training is deterministic.
     """
 
     def __init__(
@@ -142,18 +165,38 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         use_words: bool = True,
         use_chars: bool = True,
         use_layout: bool = True,
+        use_topic: bool = True,
+        use_context: bool = True,
+        use_memory: bool = False,
         word_max_features: int | None = WORD_MAX_FEATURES,
         char_max_features: int | None = CHAR_MAX_FEATURES,
+        compose: float = 0.5,
+        boost_iterations: int = 120,
+        boost_leaves: int = 15,
+        boost_learning_rate: float = 0.1,
+        inner_folds: int = 5,
         class_weight: str | None = "balanced",
+        random_state: int = 0,
     ) -> None:
         self.C = C
         self.sequence = sequence
         self.use_words = use_words
         self.use_chars = use_chars
         self.use_layout = use_layout
+        self.use_topic = use_topic
+        self.use_context = use_context
+        self.use_memory = use_memory
         self.word_max_features = word_max_features
         self.char_max_features = char_max_features
+        self.compose = compose
+        self.boost_iterations = boost_iterations
+        self.boost_leaves = boost_leaves
+        self.boost_learning_rate = boost_learning_rate
+        self.inner_folds = inner_folds
         self.class_weight = class_weight
+        self.random_state = random_state
+
+    # -- training
 
     def fit(self, X, y):
         if self.sequence not in SEQUENCE_MODES:
@@ -165,20 +208,25 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         self.classes_ = np.unique(labels)
         if len(self.classes_) < 2:
             raise ValueError("training needs at least two different labels")
-        self.features_ = paragraph_features(
-            word_max_features=self.word_max_features,
-            char_max_features=self.char_max_features,
-            use_words=self.use_words,
-            use_chars=self.use_chars,
-            use_layout=self.use_layout,
-        )
-        matrix = self.features_.fit_transform(frame)
+        sources = np.arange(len(frame))
+        if self.compose:
+            frame, labels, sources = compose_documents(
+                frame, labels, Composition(share=self.compose), self.random_state
+            )
         # Multi-threaded OpenBLAS makes scipy's L-BFGS-B several times slower on wide
         # problems (scipy issue #26137); one thread is fastest here.
         with threadpool_limits(limits=1, user_api="blas"):
-            self.classifier_ = LogisticRegression(
-                C=self.C, class_weight=self.class_weight, max_iter=2000
-            ).fit(matrix, labels)
+            text_proba = self._fit_text_model(frame, labels, sources)
+            self._fit_dense_steps(frame)
+            stacked = self._stage_two_matrix(frame, text_proba, training=True)
+            self.booster_ = HistGradientBoostingClassifier(
+                max_iter=self.boost_iterations,
+                max_leaf_nodes=self.boost_leaves,
+                learning_rate=self.boost_learning_rate,
+                class_weight=self.class_weight,
+                early_stopping=False,
+                random_state=self.random_state,
+            ).fit(stacked, labels)
         index = np.searchsorted(self.classes_, labels)
         sequences = [index[part] for part in document_slices(frame[DOC_COLUMN])]
         self.log_start_, self.log_transitions_, self.log_end_ = transition_log_probs(
@@ -186,31 +234,110 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         )
         return self
 
+    def _fit_text_model(
+        self, frame: pd.DataFrame, labels: np.ndarray, sources: np.ndarray
+    ) -> np.ndarray | None:
+        """Fit the text model on the real training rows; return out-of-fold probabilities
+        for every row. A composed row copied from a training row takes that row's
+        out-of-fold probabilities, so the next stage sees the text model as it is on text
+        it never saw: a teaser lead is new text on a new page too."""
+        if not (self.use_words or self.use_chars):
+            self.features_ = self.classifier_ = None
+            return None
+        self.features_ = paragraph_features(
+            word_max_features=self.word_max_features,
+            char_max_features=self.char_max_features,
+            use_words=self.use_words,
+            use_chars=self.use_chars,
+            use_layout=False,
+        )
+        real = np.flatnonzero(sources == np.arange(len(frame)))
+        self.features_.fit(frame.iloc[real])
+        matrix = self.features_.transform(frame)
+        groups = frame[DOC_COLUMN].map(site_group).to_numpy()
+        folds = min(self.inner_folds, len(set(groups[real])))
+        proba = np.zeros((len(frame), len(self.classes_)))
+        self.classifier_ = self._text_classifier().fit(matrix[real], labels[real])
+        if folds < 2:
+            return self._align(self.classifier_.predict_proba(matrix), self.classifier_)
+        splits = GroupKFold(n_splits=folds).split(real, groups=groups[real])
+        for train, test in splits:
+            held_out = np.isin(groups, np.unique(groups[real[test]]))
+            fold_model = self._text_classifier().fit(matrix[real[train]], labels[real[train]])
+            proba[held_out] = self._align(fold_model.predict_proba(matrix[held_out]), fold_model)
+        copied = sources >= 0
+        proba[copied] = proba[sources[copied]]
+        return proba
+
+    def _text_classifier(self) -> LogisticRegression:
+        return LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=2000)
+
+    def _align(self, proba: np.ndarray, fitted) -> np.ndarray:
+        """Probabilities in ``classes_`` order (a fold may miss a label)."""
+        out = np.zeros((len(proba), len(self.classes_)))
+        out[:, np.searchsorted(self.classes_, fitted.classes_)] = proba
+        return out
+
+    def _fit_dense_steps(self, frame: pd.DataFrame) -> None:
+        self.layout_ = LayoutFeatures().fit(frame) if self.use_layout else None
+        self.topic_ = TopicFeatures().fit(frame) if self.use_topic else None
+        self.memory_ = ParagraphMemory().fit(frame) if self.use_memory else None
+
+    def _stage_two_matrix(
+        self, frame: pd.DataFrame, text_proba: np.ndarray | None, training: bool
+    ) -> np.ndarray:
+        parts = [np.zeros((len(frame), 0))]
+        if self.layout_ is not None:
+            parts.append(self.layout_.transform(frame))
+        if self.topic_ is not None:
+            parts.append(self.topic_.transform(frame))
+        if self.memory_ is not None:
+            memory = self.memory_.transform_training if training else self.memory_.transform
+            parts.append(memory(frame))
+        if text_proba is not None:
+            parts.append(text_proba)
+            if self.use_context:
+                parts.append(probability_context(text_proba, frame[DOC_COLUMN], self.classes_))
+        return np.hstack(parts)
+
+    # -- prediction
+
     def predict_proba(self, X) -> np.ndarray:
-        """Per-paragraph label probabilities, columns in ``classes_`` order."""
-        check_is_fitted(self, "classifier_")
+        """Per-paragraph label probabilities (before decoding), columns in ``classes_``."""
+        check_is_fitted(self, "booster_")
         frame = as_paragraph_frame(X)
         if frame.empty:
             return np.zeros((0, len(self.classes_)))
-        return self.classifier_.predict_proba(self.features_.transform(frame))
+        text_proba = None
+        if self.classifier_ is not None:
+            text_proba = self.classifier_.predict_proba(self.features_.transform(frame))
+            text_proba = self._align(text_proba, self.classifier_)
+        stacked = self._stage_two_matrix(frame, text_proba, training=False)
+        return self._align(self.booster_.predict_proba(stacked), self.booster_)
 
     def predict(self, X) -> np.ndarray:
-        check_is_fitted(self, "classifier_")
+        return self.predict_with_proba(X)[0]
+
+    def predict_with_proba(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """Decoded labels and per-paragraph probabilities, computed once."""
+        check_is_fitted(self, "booster_")
         frame = as_paragraph_frame(X)
         proba = self.predict_proba(frame)
-        return self.classes_[self._decode(proba, frame[DOC_COLUMN])]
+        return self.classes_[self._decode(proba, frame[DOC_COLUMN])], proba
 
     def top_features(self, n: int = 15) -> dict[str, list[tuple[str, float]]]:
-        """The ``n`` features with the largest weight towards each label, strongest first:
-        why a label fires. Names are prefixed by their step (``words__``, ``layout__``...)."""
-        check_is_fitted(self, "classifier_")
+        """The ``n`` text features with the largest weight towards each label in the text
+        model, strongest first: why a label fires. Names are prefixed by their step."""
+        check_is_fitted(self, "booster_")
+        if self.classifier_ is None:
+            return {str(label): [] for label in self.classes_}
         names = self.features_.get_feature_names_out()
         coef = self.classifier_.coef_
         if coef.shape[0] == 1:  # two labels: one row, positive for the second
             coef = np.vstack([-coef[0], coef[0]])
         return {
             str(label): [(str(names[i]), float(coef[row, i])) for i in np.argsort(-coef[row])[:n]]
-            for row, label in enumerate(self.classes_)
+            for row, label in enumerate(self.classifier_.classes_)
         }
 
     def _decode(self, proba: np.ndarray, doc_ids: pd.Series) -> np.ndarray:
@@ -225,12 +352,51 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         return path
 
 
+def site_group(doc_id: str) -> str:
+    """The site of a ``<site>__<id>`` document id (composed pages keep their host's)."""
+    site, separator, _ = str(doc_id).partition(SITE_SEPARATOR)
+    return site if separator else str(doc_id).split(COMPOSED_MARK)[0]
+
+
+WINDOW_CONTEXT = 5
+
+
+def probability_context(proba: np.ndarray, doc_ids: pd.Series, classes: np.ndarray) -> np.ndarray:
+    """The text model's view of each paragraph's surroundings: the previous and next
+    paragraph's probabilities, a window mean, the document mean, and the largest legal and
+    teaser probability seen so far (a notice after the body starts the footer)."""
+    k = proba.shape[1]
+    out = np.zeros((len(proba), 4 * k + 2))
+    legal = list(classes).index("legal") if "legal" in classes else None
+    teaser = list(classes).index("teaser") if "teaser" in classes else None
+    for part in document_slices(doc_ids):
+        p = proba[part]
+        zero = np.zeros((1, k))
+        out[part, :k] = np.vstack([zero, p[:-1]])
+        out[part, k : 2 * k] = np.vstack([p[1:], zero])
+        out[part, 2 * k : 3 * k] = (
+            pd.DataFrame(p).rolling(WINDOW_CONTEXT, center=True, min_periods=1).mean().to_numpy()
+        )
+        out[part, 3 * k : 4 * k] = p.mean(axis=0)
+        if legal is not None:
+            seen = p[:, legal].copy()
+            seen[:4] = 0.0  # a notice before the body is a banner, not a footer
+            out[part, 4 * k] = np.concatenate([[0.0], np.maximum.accumulate(seen)[:-1]])
+        if teaser is not None:
+            out[part, 4 * k + 1] = np.concatenate([[0.0], np.maximum.accumulate(p[:, teaser])[:-1]])
+    return out
+
+
 # --------------------------------------------------------------------------- model files
 
 PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
 
 TRUSTED_TYPES = [
     "newsseg.features.CompactTfidfVectorizer",
+    "newsseg.features.TopicFeatures",
+    "newsseg.features.ParagraphMemory",
+    # The boosting stage's fitted trees: plain arrays, no code.
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "newsseg.features.LayoutFeatures",
     "newsseg.model.ParagraphLabeler",
 ]
