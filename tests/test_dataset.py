@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pandas as pd
@@ -237,7 +238,7 @@ def test_a_big_table_is_read_in_chunks_of_whole_documents(tmp_path, suffix):
     chunks = list(dataset.iter_table(path, require_labels=False, chunk_rows=10))
     assert len(chunks) >= 10  # memory is bounded by a chunk, not by the table
     doc_sets = [set(chunk["doc_id"]) for chunk in chunks]
-    assert all(a.isdisjoint(b) for a, b in zip(doc_sets, doc_sets[1:], strict=False))
+    assert all(a.isdisjoint(b) for a, b in itertools.pairwise(doc_sets))
     whole = pd.concat(chunks, ignore_index=True)
     pd.testing.assert_frame_equal(whole, dataset.read_table(path, require_labels=False))
     assert whole["text"].tolist() == [row["text"] for row in rows]
@@ -271,4 +272,4 @@ def test_csv_output_is_the_one_pandas_writes(tmp_path):
     assert dataset.format_predictions(frame, "csv", ["body"]) == expected
     documents = dataset.format_documents(frame, "tsv", [])
     assert [doc_id for doc_id, _ in documents] == ["a", "b", "c"]  # rows of "a" gathered
-    assert documents[0][1] == "headline\tHe said, \"yes\"\nbody\ttab\there\nteaser\t\n"
+    assert documents[0][1] == 'headline\tHe said, "yes"\nbody\ttab\there\nteaser\t\n'

@@ -235,6 +235,11 @@ def read_dump(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
     return _frame(path, texts, [None] * len(texts), numbers)
 
 
+def split_dump(text: str) -> list[str]:
+    """The paragraphs of a dump's text: its lines, stripped, blank ones skipped."""
+    return [line.strip() for _, line in _lines(text) if line.strip()]
+
+
 def _dump_rows(path: str | Path, encoding: str) -> tuple[list[str], list[int]]:
     texts, numbers = [], []
     for number, line in _lines(read_text(path, encoding)):
@@ -315,12 +320,14 @@ def iter_table(
     require_labels: bool = True,
     encoding: str = "utf-8",
     label_hint: str = NEW_LABELS_HINT,
-    chunk_rows: int = TABLE_CHUNK_ROWS,
+    chunk_rows: int | None = None,
 ) -> Iterator[pd.DataFrame]:
     """The paragraphs of a table as frames of about ``chunk_rows`` rows, each holding whole
     documents: memory stays bounded by a chunk and the largest document, whatever the size
     of the table. A document's rows are consecutive; the last document of a chunk is carried
-    into the next. The columns are checked on the first chunk (for JSONL, its records)."""
+    into the next. The columns are checked on the first chunk (for JSONL, its records).
+    ``chunk_rows`` defaults to :data:`TABLE_CHUNK_ROWS`."""
+    chunk_rows = chunk_rows or TABLE_CHUNK_ROWS
     suffix = Path(path).suffix.lower()
     if suffix == ".csv":
         raw = _csv_chunks(path, encoding, chunk_rows)
@@ -525,7 +532,7 @@ def iter_paragraphs(
     labels: Sequence[str] = LABELS,
     encoding: str = "utf-8",
     label_hint: str = NEW_LABELS_HINT,
-    chunk_rows: int = TABLE_CHUNK_ROWS,
+    chunk_rows: int | None = None,
 ) -> Iterator[Paragraphs]:
     """The paragraphs of one input to predict (a dump, a labeled dump's text, or a table in
     chunks of whole documents, see :func:`iter_table`); a labeled dump's labels are checked."""
