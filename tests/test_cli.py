@@ -167,3 +167,12 @@ def test_pickle_model_is_refused_without_opt_in(dump, tmp_path):
 def test_proba_needs_a_format_that_can_hold_it(dump, tiny_model_path):
     result = run("predict", str(dump), "-m", str(tiny_model_path), "--proba")
     assert_one_line_error(result, "--proba needs --format jsonl or csv")
+
+
+def test_predict_with_two_jobs_prints_the_same(tiny_corpus, tiny_model_path):
+    args = ["predict", str(tiny_corpus), "-m", str(tiny_model_path), "--format", "jsonl"]
+    one = runner.invoke(app, args)
+    two = runner.invoke(app, [*args, "--jobs", "2"])
+    assert two.exit_code == 0, two.output
+    assert two.stdout == one.stdout
+    assert runner.invoke(app, [*args, "--jobs", "0"]).exit_code == 2  # a usage error

@@ -18,7 +18,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from newsseg import api
+from newsseg import api, distributed
 from newsseg.config import LABELS
 from newsseg.errors import NewssegError
 from newsseg.report import cv_table, score_table
@@ -182,12 +182,32 @@ def predict(
             "and list the bad ones at the end.",
         ),
     ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs", "-j", min=1, help="Worker processes that read and label batches of inputs."
+        ),
+    ] = 1,
+    dask_scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--dask-scheduler",
+            help="Label the batches on the Dask cluster at this address ('local' starts one "
+            "of --jobs workers). Needs pip install 'newsseg[dask]'.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Label every paragraph of dumps (*.txt), labeled dumps or tables."""
     if proba and output_format is OutputFormat.tsv:
         raise NewssegError("--proba needs --format jsonl or csv")
     labeler = api.load_model(model, trust_pickle=trust_pickle)
-    run = api.predict(
+    predict_on = (
+        functools.partial(distributed.predict, scheduler=dask_scheduler)
+        if dask_scheduler
+        else api.predict
+    )
+    run = predict_on(
         paths,
         labeler,
         output_dir=output_dir,
@@ -197,6 +217,7 @@ def predict(
         encoding=encoding,
         force=force,
         fail_fast=fail_fast,
+        jobs=jobs,
     )
     if run.written:
         typer.echo(f"wrote {len(run.written)} file(s) to {output_dir}", err=True)
