@@ -332,3 +332,32 @@ def test_progress_bars_stay_off_stdout(dump, tiny_model_path):
     assert result.exit_code == 0, result.output
     assert result.stderr == ""  # and CliRunner's stderr is no terminal: no bars either way
     assert len(result.stdout.splitlines()) == 5
+
+
+def test_predict_with_two_jobs_prints_the_same(tiny_corpus, tiny_model_path):
+    args = ["predict", str(tiny_corpus), "-m", str(tiny_model_path), "--format", "jsonl"]
+    one = runner.invoke(app, args)
+    two = runner.invoke(app, [*args, "--jobs", "2"])
+    assert two.exit_code == 0, two.output
+    assert two.stdout == one.stdout
+    assert runner.invoke(app, [*args, "--jobs", "0"]).exit_code == 2  # a usage error
+
+
+def test_min_confidence_marks_paragraphs_for_review(dump, tiny_model_path):
+    args = ["predict", str(dump), "-m", str(tiny_model_path), "--format", "jsonl"]
+    everything = run(*args, "--min-confidence", "1.0")
+    assert everything.exit_code == 0, everything.output
+    records = [json.loads(line) for line in everything.stdout.splitlines()]
+    assert all(record["review"] for record in records)
+    nothing = [json.loads(line) for line in run(*args, "--min-confidence", "0").stdout.splitlines()]
+    assert not any(record["review"] for record in nothing)
+    assert_one_line_error(
+        run("predict", str(dump), "-m", str(tiny_model_path), "--min-confidence", "0.5"),
+        "--min-confidence needs --format jsonl or csv",
+    )
+
+
+def test_no_sequence_takes_each_most_probable_label(dump, tiny_model_path):
+    result = run("predict", str(dump), "-m", str(tiny_model_path), "--no-sequence")
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pandas as pd
@@ -202,3 +203,88 @@ def test_collections_come_from_the_manifest_source_column(tmp_path):
         "other__2": "",
     }
     assert frame["source"].str.endswith(".tsv").all()  # still the file each row came from
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+def test_streamed_lines_match_the_whole_text_across_block_edges(tmp_path, monkeypatch):
+    text = "\ufeffTitre\r\n\r\nCafé crème — naïve\u2028same line\nlast line without end"
+    path = tmp_path / "page.txt"
+    path.write_bytes(text.encode("utf-8"))
+    whole = list(dataset._lines(dataset.read_text(path)))
+    monkeypatch.setattr(dataset, "READ_BLOCK_BYTES", 3)  # blocks end inside characters
+    assert list(dataset.iter_lines(path)) == whole
+    utf16 = tmp_path / "wide.txt"
+    utf16.write_bytes(text.encode("utf-16"))
+    assert list(dataset.iter_lines(utf16, "utf-16")) == whole
+
+
+def test_streamed_lines_locate_bad_bytes_in_later_blocks(tmp_path, monkeypatch):
+    path = tmp_path / "table.jsonl"
+    path.write_bytes(b'{"a": 1}\n' * 5 + b'{"a": "caf\xe9"}\n')
+    monkeypatch.setattr(dataset, "READ_BLOCK_BYTES", 4)
+    with pytest.raises(InputError, match=r"table\.jsonl:6: cannot decode byte 0xe9"):
+        list(dataset.iter_lines(path))
+    path.write_bytes(b"\x00binary")
+    with pytest.raises(InputError, match=r"table\.jsonl:1: binary data"):
+        list(dataset.iter_lines(path))
+
+
+def big_table_rows(documents: int = 40) -> list[dict]:
+    return [
+        {"doc_id": f"doc{d}", "text": f"Paragraph {p} of document {d}, with a comma"}
+        for d in range(documents)
+        for p in range(d % 7 + 1)
+    ]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_a_big_table_is_read_in_chunks_of_whole_documents(tmp_path, suffix):
+    rows = big_table_rows()
+    path = tmp_path / f"table{suffix}"
+    if suffix == ".jsonl":
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    elif suffix == ".csv":
+        pd.DataFrame(rows).to_csv(path, index=False)
+    else:
+        pytest.importorskip("pyarrow", reason="Parquet needs pyarrow")
+        pd.DataFrame(rows).to_parquet(path)
+    chunks = list(dataset.iter_table(path, require_labels=False, chunk_rows=10))
+    assert len(chunks) >= 10  # memory is bounded by a chunk, not by the table
+    doc_sets = [set(chunk["doc_id"]) for chunk in chunks]
+    assert all(a.isdisjoint(b) for a, b in itertools.pairwise(doc_sets))
+    whole = pd.concat(chunks, ignore_index=True)
+    pd.testing.assert_frame_equal(whole, dataset.read_table(path, require_labels=False))
+    assert whole["text"].tolist() == [row["text"] for row in rows]
+    first_line = 2 if suffix == ".csv" else 1
+    assert whole["line"].tolist() == list(range(first_line, first_line + len(rows)))
+
+
+def test_table_errors_in_a_later_chunk_name_their_line(tmp_path):
+    rows = [json.dumps(row) for row in big_table_rows()]
+    rows.insert(50, "")  # a blank line counts in line numbers
+    rows[80] = json.dumps({"doc_id": "x", "text": "t", "label": "advert"})
+    path = tmp_path / "table.jsonl"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    chunks = dataset.iter_table(path, require_labels=False, chunk_rows=10)
+    with pytest.raises(InputError, match=r"table\.jsonl:81: label 'advert'"):
+        list(chunks)
+
+
+def test_csv_output_is_the_one_pandas_writes(tmp_path):
+    texts = ['He said, "yes"', "tab\there", "line\nbreak", "plain", "", "comma,"]
+    frame = pd.DataFrame(
+        {
+            "doc_id": ["a", "a", "b", "b", "a", "c"],
+            "line": [1, 2, 1, 2, 3, 1],
+            "text": texts,
+            "label": ["headline", "body", "body", "legal", "teaser", "body"],
+            "proba_body": [0.1, 0.123456789, 1.0, 1e-9, 0.5, 2 / 3],
+        }
+    )
+    expected = frame.to_csv(index=False, lineterminator="\n", float_format="%.6g")
+    assert dataset.format_predictions(frame, "csv", ["body"]) == expected
+    documents = dataset.format_documents(frame, "tsv", [])
+    assert [doc_id for doc_id, _ in documents] == ["a", "b", "c"]  # rows of "a" gathered
+    assert documents[0][1] == 'headline\tHe said, "yes"\nbody\ttab\there\nteaser\t\n'

@@ -108,3 +108,58 @@ def test_compact_vectorizer_survives_a_state_round_trip():
     restored.__setstate__(state)
     assert restored.vocabulary_ == vectorizer.vocabulary_
     assert (restored.transform(["apple"]) != vectorizer.transform(["apple"])).nnz == 0
+
+
+def test_a_notice_after_the_body_starts_the_footer():
+    long = "The council met on Monday and spoke at length about the new bridge " * 3
+    texts = pd.Series(
+        ["A headline", long, long, long, "© 2024 Example. All rights reserved.", "Other story"]
+    )
+    frame = layout_frame(texts, pd.Series(["d"] * 6))
+    assert frame["in_footer"].tolist() == [0, 0, 0, 0, 0, 1]
+    assert frame["in_body_block"].tolist() == [0, 1, 1, 1, 0, 0]
+    # The same notice before the body is a banner, not a footer.
+    banner = layout_frame(texts[[0, 4, 1, 2, 3, 5]].reset_index(drop=True), pd.Series(["d"] * 6))
+    assert banner["in_footer"].sum() == 0
+
+
+def test_strong_legal_cue_needs_notice_words_not_one_legal_word():
+    table = cues(
+        "The court said the law was clear.",
+        "No part may be reproduced without prior written permission.",
+        "Copyright Example Media",
+    )
+    assert table["strong_legal_cue"].tolist() == [0.0, 1.0, 1.0]
+
+
+def test_topic_cues_tell_another_story_from_this_one():
+    texts = [
+        "Bridge over the river approved by the council",
+        "The council approved the bridge over the river after a long debate.",
+        "Engineers say the river bridge will open next year, the council said.",
+        "Local bakery wins a national bread award for its sourdough loaf.",
+    ]
+    frame = pd.DataFrame({"doc_id": "d", "text": texts})
+    training = pd.concat([frame, frame.assign(doc_id="e")], ignore_index=True)
+    topic = features.TopicFeatures().fit(training)
+    table = pd.DataFrame(topic.transform(frame), columns=topic.get_feature_names_out())
+    assert table["sim_headline"][3] < min(table["sim_headline"][1], table["sim_headline"][2])
+    assert table["sim_anchor"][3] < min(table["sim_anchor"][1], table["sim_anchor"][2])
+
+
+def test_memory_counts_a_notice_repeated_across_three_dumps():
+    notice = "Copyright Example Media. All rights reserved."
+    stories = ("The mayor opened the bridge.", "A bakery won a prize.", "Rain closed schools.")
+    rows = [(f"site__{n}", text) for n in range(3) for text in (stories[n], notice)]
+    training = pd.DataFrame(rows, columns=["doc_id", "text"])
+    memory = features.ParagraphMemory().fit(training)
+    seen = memory.transform_training(training)
+    assert seen[1].tolist() == pytest.approx([np.log1p(2), 1.0])  # in two other dumps
+    assert seen[0].tolist() == [0.0, 0.0]
+    next_year = notice.replace("2024", "2025")  # digits do not make a notice new
+    batch = pd.DataFrame({"doc_id": ["new__1", "new__2"], "text": ["A new line here.", next_year]})
+    assert memory.transform(batch)[1][0] == pytest.approx(np.log1p(3))
+    # Within a batch, recurrence counts even for paragraphs the memory never saw.
+    fresh = pd.DataFrame({"doc_id": ["x__1", "x__2"], "text": ["Read our new policy."] * 2})
+    assert memory.transform(fresh)[:, 1].tolist() == [1.0, 1.0]
+    assert len(features.ParagraphMemory(max_items=0).fit(training).hashes_) == 0

@@ -156,3 +156,30 @@ def test_save_is_atomic_and_refuses_overwrite(tmp_path, tiny_model_path):
     with pytest.raises(OutputError, match="--force"):
         model.save_model(labeler, target, metadata, force=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.meta.json", "m.skops"]
+
+
+def test_composed_rows_get_the_text_model_view_of_unseen_text(tiny_frame):
+    """A composed teaser copied from another document takes that document's out-of-fold
+    text-model probabilities: the text model never saw it, as at prediction time."""
+    from newsseg.augment import Composition, compose_documents
+
+    labeler = ParagraphLabeler(**TINY_PARAMS, inner_folds=3)
+    labeler.classes_ = np.unique(tiny_frame["label"])
+    frame, labels, sources = compose_documents(
+        tiny_frame[["doc_id", "text"]], tiny_frame["label"].to_numpy(dtype=object), Composition()
+    )
+    proba = labeler._fit_text_model(frame, labels, sources)
+    copied = np.flatnonzero(sources >= 0)
+    assert np.allclose(proba[copied], proba[sources[copied]])
+    assert np.allclose(proba.sum(axis=1), 1.0)
+
+
+def test_components_can_be_switched_off(tiny_frame):
+    X, y = tiny_frame[["doc_id", "text"]], tiny_frame["label"]
+    for switch in ("use_layout", "use_topic", "use_context", "use_memory"):
+        on = {"use_memory": True} if switch != "use_memory" else {}
+        labeler = ParagraphLabeler(**TINY_PARAMS, **on, **{switch: switch == "use_memory"})
+        assert len(labeler.fit(X, y).predict(X)) == len(X)
+    dense_only = ParagraphLabeler(use_words=False, use_chars=False).fit(X, y)
+    assert dense_only.classifier_ is None
+    assert (dense_only.predict(X) == y.to_numpy()).mean() > 0.8

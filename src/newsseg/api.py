@@ -7,15 +7,20 @@ of them prints."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Sequence
+import uuid
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import numpy as np
 import pandas as pd
@@ -53,6 +58,8 @@ from newsseg.progress import Track, silent
 from newsseg.report import write_cv_report, write_evaluation_report, write_json, write_png
 
 __all__ = [
+    "Executor",
+    "LocalExecutor",
     "PredictionRun",
     "cross_validation",
     "evaluate_model",
@@ -72,18 +79,20 @@ PREDICT_LABEL_HINT = (
     "the model's labels; predict reads *.tsv as label<TAB>text, plain text as *.txt"
 )
 
-PREDICT_BATCH_PARAGRAPHS = 20_000
-PREDICT_BATCH_CHARS = 50_000_000
-"""predict labels its inputs in batches of about this many paragraphs or characters: many
-small files share one model call (each costs a tenth of a second), and memory stays bounded
-by a batch and the largest single input."""
-PREDICT_SUFFIXES = DUMP_SUFFIXES + LABELED_SUFFIXES + TABLE_SUFFIXES
-
 
 def load_model(path: str | Path | None = None, trust_pickle: bool = False) -> ParagraphLabeler:
     """The model at ``path``, or the shipped default model when ``path`` is None."""
     model, _ = _load_model_file(path, trust_pickle=trust_pickle)
     return model
+
+
+def clone_with(labeler: ParagraphLabeler, **params: Any) -> ParagraphLabeler:
+    """A shallow copy of a fitted labeler with other decoding settings (no refit)."""
+    import copy
+
+    changed = copy.copy(labeler)
+    changed.set_params(**params)
+    return changed
 
 
 def _model(model: ParagraphLabeler | str | Path | None) -> ParagraphLabeler:
@@ -94,19 +103,35 @@ def _model(model: ParagraphLabeler | str | Path | None) -> ParagraphLabeler:
 
 
 def label_frame(
-    frame: pd.DataFrame, model: ParagraphLabeler | str | Path | None = None
+    frame: pd.DataFrame,
+    model: ParagraphLabeler | str | Path | None = None,
+    *,
+    proba: bool = True,
 ) -> pd.DataFrame:
     """A copy of ``frame`` (columns ``doc_id``, ``text``; rows of a document in page order)
-    with the predicted ``label`` and one ``proba_<label>`` column per label."""
+    with the predicted ``label`` and one ``proba_<label>`` column per label (``proba=False``
+    leaves them out, and saves the model a pass over the paragraphs)."""
     labeler = _model(model)
     work = frame.copy()
     if "doc_id" not in work.columns:
         work["doc_id"] = "0"
     work = work.reset_index(drop=True)
-    work["label"], proba = labeler.predict_with_proba(work[["doc_id", "text"]])
-    for index, label in enumerate(labeler.classes_):
-        work[f"proba_{label}"] = proba[:, index]
+    paragraphs = work[["doc_id", "text"]]
+    if proba:
+        work["label"], probabilities = labeler.predict_with_proba(paragraphs)
+        for index, label in enumerate(labeler.classes_):
+            work[f"proba_{label}"] = probabilities[:, index]
+    else:
+        work["label"] = labeler.predict(paragraphs)
     return work
+
+
+def label_confidence(labeled: pd.DataFrame) -> np.ndarray:
+    """The probability of each paragraph's decoded label (from :func:`label_frame`)."""
+    proba = labeled[[column for column in labeled.columns if column.startswith("proba_")]]
+    names = [column.removeprefix("proba_") for column in proba.columns]
+    index = pd.Index(names).get_indexer(labeled["label"].astype(str))
+    return proba.to_numpy()[np.arange(len(labeled)), index]
 
 
 def label_paragraphs(
@@ -258,12 +283,15 @@ def evaluate_model(
     encoding: str = "utf-8",
     json_path: str | Path | None = None,
     track: Track = silent,
+    no_sequence: bool = False,
 ) -> dict:
     """Score a model on labeled dumps; returns the scores as plain data, and with
     ``json_path`` also writes them there as JSON."""
     if json_path is not None:
         dataset.check_output(json_path)
     labeler = _model(model)
+    if no_sequence:
+        labeler = clone_with(labeler, sequence="none")
     labels = ordered_labels(labeler.classes_)
     frame = dataset.read_documents(
         paths, labeled=True, labels=labels, encoding=encoding, label_hint=EVALUATE_LABEL_HINT
@@ -419,6 +447,18 @@ def inspect_model(
 
 # --------------------------------------------------------------------------- predict
 
+PREDICT_BATCH_BYTES = 5_000_000
+"""predict labels its inputs in batches of about this many bytes of text (some 20 000
+paragraphs of news): many small files share one model call (each costs a tenth of a
+second), and memory stays bounded by a batch and the largest single input."""
+PARALLEL_BATCH_BYTES = 1_000_000
+"""With several workers, batches are smaller, so that the workers share the work evenly."""
+STREAM_TABLE_BYTES = 4_000_000
+"""A table file larger than this is read here in chunks of whole documents (see
+:func:`newsseg.dataset.iter_table`) that are labeled as they come; a smaller input is read
+whole by the worker that labels it."""
+PREDICT_SUFFIXES = DUMP_SUFFIXES + LABELED_SUFFIXES + TABLE_SUFFIXES
+
 
 @dataclass
 class PredictionRun:
@@ -434,6 +474,45 @@ class PredictionRun:
     """One error for each input that was not predicted, in input order."""
 
 
+@dataclass(frozen=True)
+class PredictSettings:
+    """How the inputs of a prediction run are read and its outputs formatted."""
+
+    labels: tuple[str, ...]
+    encoding: str
+    output_format: str
+    proba_labels: tuple[str, ...]
+    per_document: bool
+    """Format each document apart (for one file each), rather than each input."""
+    min_confidence: float | None = None
+    """Paragraphs whose label has a lower probability are marked for review."""
+
+
+Source = str | Path | NewssegError | dataset.Paragraphs
+"""What a worker gets of an input: its path to read, its paragraphs, or its error."""
+Task = list[tuple[int, Source]]
+"""A batch of inputs (or chunks of a table) labeled together, with their input numbers."""
+Output = str | list[tuple[str, str]]
+"""An input's predictions as text, or with ``per_document`` as ``(doc_id, text)`` pairs."""
+TaskResult = list[tuple[int, Output | NewssegError]]
+
+
+class Executor(Protocol):
+    """Runs ``work(task, model)`` for each task somewhere, yielding results in task order."""
+
+    reads_files: bool
+    """Whether workers can read the inputs' files; if not, this process reads them."""
+    batch_bytes: int
+    """The size of a task, in bytes of input."""
+
+    def map(
+        self,
+        work: Callable[[Task, Any], TaskResult],
+        tasks: Iterable[Task],
+        model: ParagraphLabeler,
+    ) -> Iterator[TaskResult]: ...
+
+
 def predict(
     paths: Sequence[str | Path],
     model: ParagraphLabeler | str | Path | None = None,
@@ -445,20 +524,35 @@ def predict(
     encoding: str = "utf-8",
     force: bool = False,
     fail_fast: bool = False,
+    min_confidence: float | None = None,
+    no_sequence: bool = False,
+    jobs: int = 1,
+    executor: Executor | None = None,
     track: Track = silent,
 ) -> PredictionRun:
-    """Label dumps, labeled dumps and tables, input by input.
+    """Label dumps, labeled dumps and tables, in batches of inputs.
 
     With ``output_dir``, writes one file per document, named after the input's stem; else
     writes the predictions to ``stream``, or returns them as ``text`` of the result. An input
     that cannot be read (or its output written) is recorded in ``failed`` and the others are
     still predicted; with ``fail_fast`` its error is raised instead, once the inputs before
     it are done. Output files that clash or exist (without ``force``) stop it before it starts.
-    ``track`` shows progress over the inputs.
+
+    ``jobs`` worker processes read and label the batches, while this process writes the
+    results in input order; the output is the same for any ``jobs``. ``executor`` runs the
+    batches elsewhere instead (see :mod:`newsseg.distributed`). A large table is read in
+    chunks of whole documents, so memory stays bounded whatever the size of the inputs.
+    ``track`` shows progress over the batches.
     """
     if output_format not in dataset.OUTPUT_FORMATS:
         raise NewssegError(f"unknown output format {output_format!r}")
+    if jobs < 1:
+        raise NewssegError(f"--jobs must be 1 or more, not {jobs}")
+    if min_confidence is not None and output_format == "tsv":
+        raise NewssegError("--min-confidence needs --format jsonl or csv")
     labeler = _model(model)
+    if no_sequence:
+        labeler = clone_with(labeler, sequence="none")
     labels = ordered_labels(labeler.classes_)
     inputs: list[str | Path | NewssegError] = []
     for raw in paths:
@@ -469,30 +563,32 @@ def predict(
     sink = _PredictionSink(
         output_dir, stream, output_format, labels if proba else [], force, inputs
     )
+    settings = PredictSettings(
+        labels=tuple(labels),
+        encoding=encoding,
+        output_format=output_format,
+        proba_labels=tuple(labels) if proba else (),
+        per_document=output_dir is not None,
+        min_confidence=min_confidence,
+    )
+    runner = executor if executor is not None else LocalExecutor(jobs)
+    tasks = _tasks(inputs, settings, runner)
+    results = runner.map(functools.partial(label_task, settings=settings), tasks, labeler)
     failed: dict[int, NewssegError] = {}
-    batch: list[tuple[int, pd.DataFrame]] = []
-
-    def flush() -> None:
-        for (index, _), labeled in zip(batch, _label_inputs(batch, labeler), strict=True):
-            try:
-                sink.emit(index, labeled)
-            except NewssegError as error:
-                if fail_fast:
-                    raise
-                failed[index] = error
-        batch.clear()
-
-    for index, item in track(enumerate(inputs), "labeling", total=len(inputs)):
-        try:
-            batch.append((index, _read_prediction_input(item, labels, encoding)))
-        except NewssegError as error:
-            if fail_fast:
-                flush()
-                raise
-            failed[index] = error
-        if _batch_is_full(batch):
-            flush()
-    flush()
+    try:
+        for result in track(results, "labeling"):
+            for index, output in result:
+                if index in failed:
+                    continue  # a later chunk of a table that failed
+                error = output if isinstance(output, NewssegError) else sink.emit(index, output)
+                if error is not None:
+                    if fail_fast:
+                        raise error
+                    failed[index] = error
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()  # stop the workers when an error ends the run
     return PredictionRun(
         inputs=len(inputs),
         written=sink.written,
@@ -501,44 +597,210 @@ def predict(
     )
 
 
-def _read_prediction_input(
-    item: str | Path | NewssegError, labels: list[str], encoding: str
-) -> pd.DataFrame:
+def _tasks(
+    inputs: Sequence[str | Path | NewssegError], settings: PredictSettings, runner: Executor
+) -> Iterator[Task]:
+    """The inputs in batches of about ``runner.batch_bytes``, in input order."""
+    task: Task = []
+    size = 0
+    for index, item in enumerate(inputs):
+        for source, weight in _sources(item, settings, runner.reads_files):
+            task.append((index, source))
+            size += weight
+            if size >= runner.batch_bytes:
+                yield task
+                task, size = [], 0
+    if task:
+        yield task
+
+
+def _sources(
+    item: str | Path | NewssegError, settings: PredictSettings, workers_read: bool
+) -> Iterator[tuple[Source, int]]:
+    """What workers get of one input, with its weight in bytes: its path, for a worker to
+    read; or its paragraphs read here (standard input, a large table in chunks, and any
+    input when workers cannot read our files); or the error of reading it."""
     if isinstance(item, NewssegError):
-        raise item  # a missing path, found while expanding the arguments
-    frame = dataset.read_input(
-        item, labeled=False, labels=labels, encoding=encoding, label_hint=PREDICT_LABEL_HINT
+        yield item, 0
+        return
+    size = None if str(item) == STDIN_PATH else _file_size(item)
+    large_table = Path(item).suffix.lower() in TABLE_SUFFIXES and (size or 0) > STREAM_TABLE_BYTES
+    if workers_read and size is not None and not large_table:
+        yield item, size
+        return
+    try:
+        empty = True
+        for part in _read_paragraphs(item, settings):
+            if len(part):
+                empty = False
+                yield part, sum(map(len, part.texts))
+        if empty:
+            raise InputError(item, "no paragraphs")
+    except NewssegError as error:
+        yield error, 0
+
+
+def _file_size(path: str | Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0  # reading it says what is wrong
+
+
+def _read_paragraphs(item: str | Path, settings: PredictSettings) -> Iterator[dataset.Paragraphs]:
+    return dataset.iter_paragraphs(
+        item,
+        labels=settings.labels,
+        encoding=settings.encoding,
+        label_hint=PREDICT_LABEL_HINT,
     )
-    if frame.empty:
-        raise InputError(item, "no paragraphs")
-    return frame.drop(columns="label")
 
 
-def _batch_is_full(batch: list[tuple[int, pd.DataFrame]]) -> bool:
-    paragraphs = sum(len(frame) for _, frame in batch)
-    chars = sum(int(frame["text"].str.len().sum()) for _, frame in batch)
-    return paragraphs >= PREDICT_BATCH_PARAGRAPHS or chars >= PREDICT_BATCH_CHARS
-
-
-def _label_inputs(
-    batch: list[tuple[int, pd.DataFrame]], labeler: ParagraphLabeler
-) -> list[pd.DataFrame]:
-    """Label the frames of several inputs in one model call; documents of different inputs
-    stay apart even when their ``doc_id`` is the same."""
-    if not batch:
-        return []
-    combined = pd.concat(
-        [frame.assign(input=position) for position, (_, frame) in enumerate(batch)],
-        ignore_index=True,
-    )
-    doc_ids = combined["doc_id"]
-    combined["doc_id"] = combined["input"].astype(str) + "/" + doc_ids.astype(str)
-    labeled = label_frame(combined, labeler)
-    labeled["doc_id"] = doc_ids
+def label_task(task: Task, model: Any, settings: PredictSettings) -> TaskResult:
+    """Read the inputs of a batch that are given by path, label them all in one model call
+    and format each input's predictions: the work of one worker."""
+    labeler = _worker_model(model)
+    read: list[tuple[int, dataset.Paragraphs | NewssegError]] = []
+    for index, source in task:
+        try:
+            read.append((index, _whole_input(source, settings)))
+        except NewssegError as error:
+            read.append((index, error))
+    parts = [part for _, part in read if isinstance(part, dataset.Paragraphs)]
+    outputs = iter(_label_and_format(parts, labeler, settings))
     return [
-        part.drop(columns="input").reset_index(drop=True)
-        for _, part in labeled.groupby("input", sort=True)
+        (index, part if isinstance(part, NewssegError) else next(outputs)) for index, part in read
     ]
+
+
+def _whole_input(source: Source, settings: PredictSettings) -> dataset.Paragraphs:
+    if isinstance(source, NewssegError):
+        raise source  # found while expanding the arguments or reading a table here
+    if isinstance(source, dataset.Paragraphs):
+        return source
+    parts = list(_read_paragraphs(source, settings))
+    whole = parts[0] if len(parts) == 1 else _joined_parts(str(source), parts)
+    if not len(whole):
+        raise InputError(source, "no paragraphs")
+    return whole
+
+
+def _joined_parts(source: str, parts: list[dataset.Paragraphs]) -> dataset.Paragraphs:
+    def chained(name: str) -> list:
+        return list(itertools.chain.from_iterable(getattr(part, name) for part in parts))
+
+    return dataset.Paragraphs(source, chained("doc_ids"), chained("texts"), chained("lines"))
+
+
+def _label_and_format(
+    parts: list[dataset.Paragraphs], labeler: ParagraphLabeler, settings: PredictSettings
+) -> list[Output]:
+    """Label the paragraphs of several inputs in one model call, then format each input;
+    documents of different inputs stay apart even when their ``doc_id`` is the same."""
+    if not parts:
+        return []
+    texts = list(itertools.chain.from_iterable(part.texts for part in parts))
+    keys = [f"{n}/{doc_id}" for n, part in enumerate(parts) for doc_id in part.doc_ids]
+    wants_proba = bool(settings.proba_labels) or settings.min_confidence is not None
+    labeled = label_frame(pd.DataFrame({"doc_id": keys, "text": texts}), labeler, proba=wants_proba)
+    columns: dict[str, list] = {
+        "doc_id": list(itertools.chain.from_iterable(part.doc_ids for part in parts)),
+        "line": list(itertools.chain.from_iterable(part.lines for part in parts)),
+        "text": texts,
+        "label": labeled["label"].tolist(),
+    }
+    if settings.min_confidence is not None:
+        columns["review"] = (label_confidence(labeled) < settings.min_confidence).tolist()
+    for label in settings.proba_labels:
+        columns[f"proba_{label}"] = labeled[f"proba_{label}"].tolist()
+    fmt, proba_labels = settings.output_format, settings.proba_labels
+    lines = dataset.prediction_lines(columns, fmt, proba_labels)
+    header = dataset.prediction_header(fmt, proba_labels, review="review" in columns)
+    outputs: list[Output] = []
+    start = 0
+    for part in parts:
+        end = start + len(part)
+        if settings.per_document or fmt == "tsv":
+            documents = dataset.join_documents(columns["doc_id"][start:end], lines[start:end])
+            if settings.per_document:
+                outputs.append([(doc_id, header + text) for doc_id, text in documents])
+            else:
+                outputs.append("\n".join(text for _, text in documents))
+        else:
+            outputs.append(header + "".join(lines[start:end]))
+        start = end
+    return outputs
+
+
+# --------------------------------------------------------------------------- workers
+
+
+class LocalExecutor:
+    """Runs prediction batches in this process (``jobs=1``) or in ``jobs`` worker processes
+    (joblib's loky backend), yielding their results in batch order."""
+
+    reads_files = True
+
+    def __init__(self, jobs: int = 1) -> None:
+        self.jobs = jobs
+        self.batch_bytes = PREDICT_BATCH_BYTES if jobs == 1 else PARALLEL_BATCH_BYTES
+
+    def map(
+        self,
+        work: Callable[[Task, Any], TaskResult],
+        tasks: Iterable[Task],
+        model: ParagraphLabeler,
+    ) -> Iterator[TaskResult]:
+        if self.jobs == 1:
+            return (work(task, model) for task in tasks)
+        return self._in_workers(work, tasks, model)
+
+    def _in_workers(self, work, tasks, model) -> Iterator[TaskResult]:
+        import joblib
+
+        with tempfile.TemporaryDirectory(prefix="newsseg-model-") as folder:
+            shipped = ModelFile(str(Path(folder) / "model.joblib"))
+            joblib.dump(model, shipped.path)
+            # At most two batches a worker in flight: memory stays bounded.
+            parallel = joblib.Parallel(
+                n_jobs=self.jobs, backend="loky", return_as="generator", pre_dispatch="2*n_jobs"
+            )
+            results = parallel(joblib.delayed(work)(task, shipped) for task in tasks)
+            try:
+                # Not `yield from`: it would close them outside the guard below.
+                for result in results:  # noqa: UP028
+                    yield result
+            finally:  # an error ended the run: cancel the batches in flight
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # joblib's note saying so
+                    results.close()
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A model saved by this run for its worker processes, each of which loads it once."""
+
+    path: str
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+_worker_models: dict[ModelFile, ParagraphLabeler] = {}
+"""The model of the run a worker process serves, loaded on its first batch."""
+
+
+def _worker_model(model: ParagraphLabeler | ModelFile) -> ParagraphLabeler:
+    if not isinstance(model, ModelFile):
+        return model
+    if model not in _worker_models:
+        import joblib
+
+        _worker_models.clear()  # a worker serves one run at a time
+        # A pickle, trusted: this run wrote it a moment ago in its own private folder.
+        _worker_models[model] = joblib.load(model.path)
+    return _worker_models[model]
+
+
+# --------------------------------------------------------------------------- outputs
 
 
 class _PredictionSink:
@@ -558,11 +820,13 @@ class _PredictionSink:
         self.output_format = output_format
         self.proba_labels = proba_labels
         self.force = force
+        self.inputs = inputs
         self.written: list[Path] = []
         self.chunks: list[str] = []
         self.emitted_text = False
         self.claimed: dict[Path, int] = {}
         """Output files and the input writing each, so no two inputs write the same one."""
+        self.done: set[Path] = set()
         if self.output_dir is not None:
             self._claim_named_outputs(inputs)
 
@@ -586,28 +850,38 @@ class _PredictionSink:
         assert self.output_dir is not None
         return self.output_dir / f"{stem}.{self.output_format}"
 
-    def emit(self, index: int, labeled: pd.DataFrame) -> None:
-        """Write the predictions of input number ``index``."""
-        if self.output_dir is None:
-            self._emit_text(labeled)
-            return
-        documents = list(labeled.groupby("doc_id", sort=False))
-        targets = [
-            self._target(_output_stem(doc_id, doc["source"].iloc[0])) for doc_id, doc in documents
-        ]
+    def emit(self, index: int, output: Output) -> NewssegError | None:
+        """Write the predictions of input number ``index`` (or of a chunk of it); the error
+        that stopped it, if any."""
+        try:
+            if isinstance(output, str):
+                self._emit_text(output)
+            else:
+                self._emit_files(index, output)
+        except NewssegError as error:
+            return error
+        return None
+
+    def _emit_files(self, index: int, documents: list[tuple[str, str]]) -> None:
+        source = str(self.inputs[index])
+        targets = [self._target(_output_stem(doc_id, source)) for doc_id, _ in documents]
+        counts = Counter(targets)
         for target in targets:  # check all of an input's outputs before writing any
-            if self.claimed.setdefault(target, index) != index or targets.count(target) > 1:
+            if self.claimed.setdefault(target, index) != index or counts[target] > 1:
                 raise OutputError(
                     target, "two inputs would be written to the same file; rename one"
                 )
+            if target in self.done:  # written from an earlier chunk of the same table
+                raise OutputError(
+                    target, "the rows of its document are apart in the table; keep them together"
+                )
             dataset.check_output(target, self.force)
-        for target, (_, doc) in zip(targets, documents, strict=True):
-            text = dataset.format_predictions(doc, self.output_format, self.proba_labels)
+        for target, (_, text) in zip(targets, documents, strict=True):
             dataset.write_text(target, text)
             self.written.append(target)
+            self.done.add(target)
 
-    def _emit_text(self, labeled: pd.DataFrame) -> None:
-        text = dataset.format_predictions(labeled, self.output_format, self.proba_labels)
+    def _emit_text(self, text: str) -> None:
         if self.emitted_text:
             if self.output_format == "tsv":
                 text = "\n" + text  # a blank line between documents

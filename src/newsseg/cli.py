@@ -18,7 +18,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from newsseg import api
+from newsseg import api, distributed
 from newsseg.config import LABELS
 from newsseg.dataset import check_output
 from newsseg.errors import NewssegError
@@ -68,6 +68,14 @@ TrustPickle = Annotated[
 ]
 Encoding = Annotated[str, typer.Option("--encoding", help="Text encoding of the inputs.")]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
+NoSequence = Annotated[
+    bool,
+    typer.Option(
+        "--no-sequence",
+        help="Take each paragraph's most probable label instead of decoding each document's "
+        "labels together (for comparison).",
+    ),
+]
 Quiet = Annotated[
     bool,
     typer.Option(
@@ -175,12 +183,15 @@ def evaluate(
     ] = None,
     trust_pickle: TrustPickle = False,
     encoding: Encoding = "utf-8",
+    no_sequence: NoSequence = False,
     quiet: Quiet = False,
 ) -> None:
     """Score a model on labeled dumps: per-label table, macro-F1, accuracy, confusion."""
+    labeler = api.load_model(model, trust_pickle=trust_pickle)
+    if no_sequence:
+        labeler = api.clone_with(labeler, sequence="none")
     with progress_bars(wants_bars(quiet)) as track:
         if report_dir is None:
-            labeler = api.load_model(model, trust_pickle=trust_pickle)
             scores = api.evaluate_model(
                 paths, labeler, encoding=encoding, json_path=json_path, track=track
             )
@@ -188,7 +199,7 @@ def evaluate(
             if json_path is not None:
                 check_output(json_path)
             scores = api.evaluate_report(
-                paths, report_dir, model, trust_pickle=trust_pickle, encoding=encoding, track=track
+                paths, report_dir, labeler, encoding=encoding, track=track
             ).scores
             if json_path is not None:
                 write_json(json_path, scores)
@@ -225,14 +236,46 @@ def predict(
             "and list the bad ones at the end.",
         ),
     ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs", "-j", min=1, help="Worker processes that read and label batches of inputs."
+        ),
+    ] = 1,
+    dask_scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--dask-scheduler",
+            help="Label the batches on the Dask cluster at this address ('local' starts one "
+            "of --jobs workers). Needs pip install 'newsseg[dask]'.",
+            show_default=False,
+        ),
+    ] = None,
+    min_confidence: Annotated[
+        float | None,
+        typer.Option(
+            "--min-confidence",
+            min=0.0,
+            max=1.0,
+            help="Mark paragraphs whose label has a lower probability for review "
+            "(a 'review' field; jsonl, csv).",
+            show_default=False,
+        ),
+    ] = None,
+    no_sequence: NoSequence = False,
     quiet: Quiet = False,
 ) -> None:
     """Label every paragraph of dumps (*.txt), labeled dumps or tables."""
     if proba and output_format is OutputFormat.tsv:
         raise NewssegError("--proba needs --format jsonl or csv")
     labeler = api.load_model(model, trust_pickle=trust_pickle)
+    predict_on = (
+        functools.partial(distributed.predict, scheduler=dask_scheduler)
+        if dask_scheduler
+        else api.predict
+    )
     with progress_bars(wants_bars(quiet)) as track:
-        run = api.predict(
+        run = predict_on(
             paths,
             labeler,
             output_dir=output_dir,
@@ -242,6 +285,9 @@ def predict(
             encoding=encoding,
             force=force,
             fail_fast=fail_fast,
+            min_confidence=min_confidence,
+            no_sequence=no_sequence,
+            jobs=jobs,
             track=track,
         )
     if run.written:

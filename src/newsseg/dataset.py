@@ -12,15 +12,20 @@ Every reader returns a :class:`pandas.DataFrame` with one row per paragraph, in 
 
 from __future__ import annotations
 
+import codecs
+import csv
 import io
+import itertools
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from newsseg.config import (
@@ -82,8 +87,15 @@ def read_text(path: str | Path, encoding: str = "utf-8") -> str:
 
 
 def _read_bytes(path: str | Path) -> bytes:
-    try:
+    with _input_errors(path):
         return Path(path).read_bytes()
+
+
+@contextmanager
+def _input_errors(path: str | Path) -> Iterator[None]:
+    """Turn the ``OSError`` of reading ``path`` into an :class:`InputError`."""
+    try:
+        yield
     except FileNotFoundError:
         raise InputError(path, "no such file") from None
     except IsADirectoryError:
@@ -94,6 +106,24 @@ def _read_bytes(path: str | Path) -> bytes:
 
 def decode(data: bytes, path: str | Path, encoding: str = "utf-8") -> str:
     """Decode ``data`` read from ``path``; errors name the file and line."""
+    _refuse_binary(data, path, encoding)
+    codec = _codec(encoding)
+    try:
+        text = data.decode(codec)
+    except LookupError:
+        raise InputError(path, f"unknown encoding {encoding!r}") from None
+    except UnicodeError as error:
+        raise _decode_error(error, path, encoding, 0) from None
+    return text.lstrip("\ufeff")
+
+
+def _codec(encoding: str) -> str:
+    """The codec for ``encoding``: UTF-8 also drops a leading BOM."""
+    return "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+
+
+def _refuse_binary(data: bytes, path: str | Path, encoding: str) -> None:
+    """Refuse a NUL byte in the first bytes of a file, the mark of binary data."""
     nul = data.find(b"\x00", 0, BINARY_SNIFF_BYTES)
     wide = encoding.lower().replace("-", "").replace("_", "").startswith(("utf16", "utf32"))
     if nul >= 0 and not wide:  # UTF-16 and UTF-32 text is full of NUL bytes
@@ -101,22 +131,89 @@ def decode(data: bytes, path: str | Path, encoding: str = "utf-8") -> str:
         raise InputError(
             path, "binary data (NUL byte), not a text file (UTF-16 text needs --encoding)", line
         )
-    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+
+
+def _decode_error(
+    error: UnicodeError, path: str | Path, encoding: str, lines_before: int
+) -> InputError:
+    """The located error for a decoding failure; ``lines_before`` counts the line feeds
+    of the bytes decoded before ``error.object``."""
+    if not isinstance(error, UnicodeDecodeError):  # codecs such as idna give no position
+        return InputError(path, f"cannot decode as {encoding} ({error}); give the right --encoding")
+    line = lines_before + error.object.count(b"\n", 0, error.start) + 1
+    bad = error.object[error.start : error.start + 1].hex()
+    return InputError(
+        path, f"cannot decode byte 0x{bad} as {encoding}; give the right --encoding", line
+    )
+
+
+READ_BLOCK_BYTES = 1 << 20
+"""Streaming readers decode a file this many bytes at a time."""
+
+
+def _decoded_blocks(path: str | Path, encoding: str = "utf-8") -> Iterator[str]:
+    """The text of a file, decoded strictly block by block (memory stays bounded by a
+    block); errors are those of :func:`read_text`, located by line."""
     try:
-        text = data.decode(codec)
+        decoder = codecs.getincrementaldecoder(_codec(encoding))(errors="strict")
     except LookupError:
         raise InputError(path, f"unknown encoding {encoding!r}") from None
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        bad = data[error.start : error.start + 1].hex()
-        raise InputError(
-            path, f"cannot decode byte 0x{bad} as {encoding}; give the right --encoding", line
-        ) from None
-    except UnicodeError as error:  # codecs such as idna raise it without a position
-        raise InputError(
-            path, f"cannot decode as {encoding} ({error}); give the right --encoding"
-        ) from None
-    return text.lstrip("\ufeff")
+    at_start = True  # leading BOMs are dropped, as read_text does
+    lines_before = 0
+    with _input_errors(path), open(path, "rb") as stream:
+        while True:
+            with _input_errors(path):
+                block = stream.read(READ_BLOCK_BYTES)
+            if at_start:
+                _refuse_binary(block, path, encoding)
+            try:
+                text = decoder.decode(block, final=not block)
+            except UnicodeError as error:
+                raise _decode_error(error, path, encoding, lines_before) from None
+            lines_before += block.count(b"\n")
+            if at_start:
+                text = text.lstrip("\ufeff")
+                at_start = not text and bool(block)
+            if text:
+                yield text
+            if not block:
+                return
+
+
+def iter_lines(path: str | Path, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
+    """Numbered lines of a file read block by block; the same lines as ``read_text`` split
+    by :func:`_lines`, without holding the whole file."""
+    number, pending = 1, ""
+    for block in _decoded_blocks(path, encoding):
+        pieces = (pending + block).split("\n")
+        pending = pieces.pop()
+        for piece in pieces:
+            yield number, piece.removesuffix("\r")
+            number += 1
+    yield number, pending.removesuffix("\r")
+
+
+class _DecodedStream(io.TextIOBase):
+    """A read-only text stream over :func:`_decoded_blocks`, for ``pandas.read_csv``."""
+
+    def __init__(self, blocks: Iterator[str]) -> None:
+        super().__init__()
+        self._blocks = blocks
+        self._buffer = ""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> str:
+        while size is None or size < 0 or len(self._buffer) < size:
+            block = next(self._blocks, None)
+            if block is None:
+                break
+            self._buffer += block
+        if size is None or size < 0:
+            size = len(self._buffer)
+        text, self._buffer = self._buffer[:size], self._buffer[size:]
+        return text
 
 
 def _lines(text: str) -> Iterator[tuple[int, str]]:
@@ -134,10 +231,23 @@ def _lines(text: str) -> Iterator[tuple[int, str]]:
 
 def read_dump(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
     """An unlabeled dump: one paragraph a line, blank lines skipped."""
-    rows = [
-        (number, line.strip()) for number, line in _lines(read_text(path, encoding)) if line.strip()
-    ]
-    return _frame(path, [text for _, text in rows], [None] * len(rows), [n for n, _ in rows])
+    texts, numbers = _dump_rows(path, encoding)
+    return _frame(path, texts, [None] * len(texts), numbers)
+
+
+def split_dump(text: str) -> list[str]:
+    """The paragraphs of a dump's text: its lines, stripped, blank ones skipped."""
+    return [line.strip() for _, line in _lines(text) if line.strip()]
+
+
+def _dump_rows(path: str | Path, encoding: str) -> tuple[list[str], list[int]]:
+    texts, numbers = [], []
+    for number, line in _lines(read_text(path, encoding)):
+        text = line.strip()
+        if text:
+            texts.append(text)
+            numbers.append(number)
+    return texts, numbers
 
 
 def read_labeled_dump(
@@ -150,6 +260,16 @@ def read_labeled_dump(
     """A labeled dump: ``label<TAB>text`` a line. With ``require_labels=False`` the label is
     read when present and checked, and a line without a tab is taken as text alone.
     ``label_hint`` ends the message about a label outside ``labels``."""
+    return _frame(path, *_labeled_rows(path, labels, encoding, require_labels, label_hint))
+
+
+def _labeled_rows(
+    path: str | Path,
+    labels: Sequence[str],
+    encoding: str,
+    require_labels: bool,
+    label_hint: str,
+) -> tuple[list[str], list[str | None], list[int]]:
     texts, found_labels, numbers = [], [], []
     for number, line in _lines(read_text(path, encoding)):
         if not line.strip():
@@ -169,11 +289,15 @@ def read_labeled_dump(
         texts.append(text.strip())
         found_labels.append(label or None)
         numbers.append(number)
-    return _frame(path, texts, found_labels, numbers)
+    return texts, found_labels, numbers
 
 
 def _unknown_label(label: str, labels: Sequence[str], hint: str) -> str:
     return f"label {label!r} is not one of {', '.join(labels)} ({hint})"
+
+
+TABLE_CHUNK_ROWS = 10_000
+"""Tables are read this many rows at a time (see :func:`iter_table`)."""
 
 
 def read_table(
@@ -184,27 +308,75 @@ def read_table(
     label_hint: str = NEW_LABELS_HINT,
 ) -> pd.DataFrame:
     """A CSV, JSONL or Parquet table with ``doc_id``, ``text`` and (optional) ``label``."""
+    chunks = list(iter_table(path, labels, require_labels, encoding, label_hint))
+    if not chunks:
+        return pd.DataFrame(columns=COLUMNS)
+    return pd.concat(chunks, ignore_index=True)
+
+
+def iter_table(
+    path: str | Path,
+    labels: Sequence[str] = LABELS,
+    require_labels: bool = True,
+    encoding: str = "utf-8",
+    label_hint: str = NEW_LABELS_HINT,
+    chunk_rows: int | None = None,
+) -> Iterator[pd.DataFrame]:
+    """The paragraphs of a table as frames of about ``chunk_rows`` rows, each holding whole
+    documents: memory stays bounded by a chunk and the largest document, whatever the size
+    of the table. A document's rows are consecutive; the last document of a chunk is carried
+    into the next. The columns are checked on the first chunk (for JSONL, its records).
+    ``chunk_rows`` defaults to :data:`TABLE_CHUNK_ROWS`."""
+    chunk_rows = chunk_rows or TABLE_CHUNK_ROWS
     suffix = Path(path).suffix.lower()
     if suffix == ".csv":
-        table, first_line = _read_csv(path, encoding), 2
+        raw = _csv_chunks(path, encoding, chunk_rows)
     elif suffix == ".jsonl":
-        table, first_line = _read_jsonl(path, encoding), 1
+        raw = _jsonl_chunks(path, encoding, chunk_rows)
     elif suffix == ".parquet":
-        table, first_line = _read_parquet(path), 1
+        raw = _parquet_chunks(path, chunk_rows)
     else:
         raise InputError(path, f"unknown table kind {suffix!r}")
+    carry: pd.DataFrame | None = None
+    for position, (table, lines) in enumerate(raw):
+        if position == 0:
+            _check_columns(path, table, require_labels)
+        frame = _table_frame(path, table, lines, labels, require_labels, label_hint)
+        if carry is not None:
+            frame = pd.concat([carry, frame], ignore_index=True)
+        frame, carry = _split_last_document(frame)
+        if len(frame):
+            yield frame
+    if carry is not None and len(carry):
+        yield carry
+
+
+def _check_columns(path: str | Path, table: pd.DataFrame, require_labels: bool) -> None:
     missing = [column for column in TABLE_COLUMNS if column not in table.columns]
     if require_labels and "label" not in table.columns:
         missing.append("label")
     if missing:
         raise InputError(path, f"missing column(s): {', '.join(missing)}")
+
+
+def _table_frame(
+    path: str | Path,
+    table: pd.DataFrame,
+    lines: Sequence[int],
+    labels: Sequence[str],
+    require_labels: bool,
+    label_hint: str,
+) -> pd.DataFrame:
+    """A chunk of a table as paragraph rows; ``lines`` holds the line of each of its rows."""
     table = table.reset_index(drop=True)
-    table["line"] = table.index + first_line
-    table["text"] = table["text"].map(_cell_text)
+
+    def column(name: str) -> pd.Series:  # a column a later JSONL chunk may lack is empty
+        return table[name].map(_cell_text) if name in table.columns else pd.Series("", table.index)
+
+    table["line"] = np.asarray(lines, dtype=int)
+    table["text"] = column("text")
     table = table[table["text"] != ""]
-    label_column = (
-        table["label"].map(_cell_text) if "label" in table.columns else pd.Series("", table.index)
-    )
+    label_column = column("label")
     for line, label in zip(table["line"], label_column, strict=True):
         if label and label not in labels:
             raise InputError(path, _unknown_label(label, labels, label_hint), int(line))
@@ -212,7 +384,7 @@ def read_table(
             raise InputError(path, "empty label", int(line))
     frame = pd.DataFrame(
         {
-            "doc_id": table["doc_id"].map(_cell_text),
+            "doc_id": column("doc_id"),
             "text": table["text"],
             "label": [label or None for label in label_column],
             "source": str(path),
@@ -220,10 +392,20 @@ def read_table(
         }
     )
     if "site" in table.columns:
-        frame["site"] = table["site"].map(_cell_text)
+        frame["site"] = column("site")
     else:
         frame["site"] = frame["doc_id"].map(_site_from_name)
     return frame.reset_index(drop=True)[COLUMNS]
+
+
+def _split_last_document(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """``frame`` without the rows of its last document, and those rows."""
+    if frame.empty:
+        return frame, None
+    doc_ids = frame["doc_id"].to_numpy()
+    others = np.flatnonzero(doc_ids != doc_ids[-1])
+    start = int(others[-1]) + 1 if len(others) else 0
+    return frame.iloc[:start], frame.iloc[start:].reset_index(drop=True)
 
 
 def _cell_text(value: object) -> str:
@@ -232,19 +414,31 @@ def _cell_text(value: object) -> str:
     return " ".join(str(value).split())
 
 
-def _read_csv(path: str | Path, encoding: str) -> pd.DataFrame:
-    text = read_text(path, encoding)
+def _csv_chunks(
+    path: str | Path, encoding: str, chunk_rows: int
+) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """A CSV file's rows in chunks, read as it is parsed; the header is line 1."""
+    stream = _DecodedStream(_decoded_blocks(path, encoding))
+    offset = 2
     try:
-        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        with pd.read_csv(stream, dtype=str, keep_default_na=False, chunksize=chunk_rows) as reader:
+            for table in reader:
+                yield table, np.arange(offset, offset + len(table))
+                offset += len(table)
     except pd.errors.EmptyDataError:
         raise InputError(path, "empty table") from None
     except pd.errors.ParserError as error:
         raise InputError(path, f"not a valid CSV table ({_first_line(error)})") from None
 
 
-def _read_jsonl(path: str | Path, encoding: str) -> pd.DataFrame:
-    records = []
-    for number, line in _lines(read_text(path, encoding)):
+def _jsonl_chunks(
+    path: str | Path, encoding: str, chunk_rows: int
+) -> Iterator[tuple[pd.DataFrame, list[int]]]:
+    """A JSONL file's records in chunks, with the line of each (blank lines skipped)."""
+    records: list[dict] = []
+    numbers: list[int] = []
+    chunks = 0
+    for number, line in iter_lines(path, encoding):
         if not line.strip():
             continue
         try:
@@ -258,18 +452,33 @@ def _read_jsonl(path: str | Path, encoding: str) -> pd.DataFrame:
         if not isinstance(record, dict):
             raise InputError(path, "not a JSON object", number)
         records.append(record)
-    return pd.DataFrame.from_records(records)
+        numbers.append(number)
+        if len(records) >= chunk_rows:
+            yield pd.DataFrame.from_records(records), numbers
+            records, numbers, chunks = [], [], chunks + 1
+    if records or not chunks:  # an empty file is a table without columns
+        yield pd.DataFrame.from_records(records), numbers
 
 
-def _read_parquet(path: str | Path) -> pd.DataFrame:
+def _parquet_chunks(path: str | Path, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, range]]:
     try:
         import pyarrow  # (checked here so the error can say how to install it)
+        import pyarrow.parquet as pq
     except ImportError:
         raise InputError(
             path, "reading Parquet needs pyarrow: pip install 'newsseg[parquet]'"
         ) from None
+    offset = 1
     try:
-        return pd.read_parquet(path)
+        parquet = pq.ParquetFile(path)
+        batches = parquet.iter_batches(batch_size=chunk_rows)
+        first = next(batches, None)
+        if first is None:  # no rows: still a table with columns
+            yield parquet.schema_arrow.empty_table().to_pandas(), range(0)
+            return
+        for batch in itertools.chain([first], batches):
+            yield batch.to_pandas(), range(offset, offset + batch.num_rows)
+            offset += batch.num_rows
     except (OSError, ValueError, pyarrow.ArrowException) as error:
         raise InputError(path, f"not a valid Parquet file ({_first_line(error)})") from None
 
@@ -281,7 +490,7 @@ def _first_line(error: Exception) -> str:
 def _frame(
     path: str | Path, texts: list[str], labels: list[str | None], numbers: list[int]
 ) -> pd.DataFrame:
-    doc_id = "stdin" if str(path) == STDIN_PATH else Path(path).stem
+    doc_id = _doc_id_of(path)
     return pd.DataFrame(
         {
             "doc_id": doc_id,
@@ -293,6 +502,52 @@ def _frame(
         },
         columns=COLUMNS,
     )
+
+
+def _doc_id_of(path: str | Path) -> str:
+    """The document name of a dump: its file stem (``stdin`` for standard input)."""
+    return "stdin" if str(path) == STDIN_PATH else Path(path).stem
+
+
+# --------------------------------------------------------------------------- for prediction
+
+
+@dataclass
+class Paragraphs:
+    """Paragraphs of one input, or of a chunk of a table, to predict: plain lists, as a
+    DataFrame per small file costs more than reading the file."""
+
+    source: str
+    doc_ids: list[str]
+    texts: list[str]
+    lines: list[int]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def iter_paragraphs(
+    path: str | Path,
+    *,
+    labels: Sequence[str] = LABELS,
+    encoding: str = "utf-8",
+    label_hint: str = NEW_LABELS_HINT,
+    chunk_rows: int | None = None,
+) -> Iterator[Paragraphs]:
+    """The paragraphs of one input to predict (a dump, a labeled dump's text, or a table in
+    chunks of whole documents, see :func:`iter_table`); a labeled dump's labels are checked."""
+    suffix = "" if str(path) == STDIN_PATH else Path(path).suffix.lower()
+    if suffix in TABLE_SUFFIXES:
+        for frame in iter_table(path, labels, False, encoding, label_hint, chunk_rows):
+            yield Paragraphs(
+                str(path), frame["doc_id"].tolist(), frame["text"].tolist(), frame["line"].tolist()
+            )
+        return
+    if suffix in LABELED_SUFFIXES:
+        texts, _, numbers = _labeled_rows(path, labels, encoding, False, label_hint)
+    else:
+        texts, numbers = _dump_rows(path, encoding)
+    yield Paragraphs(str(path), [_doc_id_of(path)] * len(texts), texts, numbers)
 
 
 # --------------------------------------------------------------------------- sites
@@ -510,32 +765,103 @@ def format_predictions(frame: pd.DataFrame, output_format: str, proba_labels: Se
     ``doc_id``, ``line``, ``text``, ``label`` and, for each of ``proba_labels``, its
     probability; a ``review`` column is kept when present.
     """
+    columns = _prediction_columns(frame, proba_labels)
+    lines = prediction_lines(columns, output_format, proba_labels)
     if output_format == "tsv":
-        blocks = [
-            "".join(
-                f"{label}\t{text}\n" for label, text in zip(doc["label"], doc["text"], strict=True)
-            )
-            for _, doc in frame.groupby("doc_id", sort=False)
+        return "\n".join(text for _, text in join_documents(columns["doc_id"], lines))
+    return prediction_header(output_format, proba_labels, "review" in columns) + "".join(lines)
+
+
+def format_documents(
+    frame: pd.DataFrame, output_format: str, proba_labels: Sequence[str]
+) -> list[tuple[str, str]]:
+    """``(doc_id, text)`` for each document of ``frame`` in order of first appearance: the
+    text of its output file (see :func:`format_predictions`)."""
+    columns = _prediction_columns(frame, proba_labels)
+    lines = prediction_lines(columns, output_format, proba_labels)
+    header = prediction_header(output_format, proba_labels, "review" in columns)
+    return [(doc_id, header + text) for doc_id, text in join_documents(columns["doc_id"], lines)]
+
+
+def _prediction_columns(frame: pd.DataFrame, proba_labels: Sequence[str]) -> dict[str, list]:
+    names = ["doc_id", "line", "text", "label", "review"]
+    names += [f"proba_{label}" for label in proba_labels]
+    return {name: frame[name].tolist() for name in names if name in frame.columns}
+
+
+def prediction_header(output_format: str, proba_labels: Sequence[str], review: bool) -> str:
+    """The header line of a format (only ``csv`` has one)."""
+    if output_format != "csv":
+        return ""
+    names = ["doc_id", "line", "text", "label", *(["review"] if review else [])]
+    return _csv_lines([[*names, *(f"proba_{label}" for label in proba_labels)]])[0]
+
+
+def prediction_lines(
+    columns: Mapping[str, Sequence], output_format: str, proba_labels: Sequence[str]
+) -> list[str]:
+    """One output line per paragraph, its line end included. ``columns`` holds ``doc_id``,
+    ``line``, ``text``, ``label``, maybe ``review``, and ``proba_<label>`` for each of
+    ``proba_labels``: plain lists, so that formatting costs no pandas call per document."""
+    if output_format == "tsv":
+        return [
+            f"{label}\t{text}\n"
+            for label, text in zip(columns["label"], columns["text"], strict=True)
         ]
-        return "\n".join(blocks)
-    columns = ["doc_id", "line", "text", "label"]
-    if "review" in frame.columns:
-        columns.append("review")
-    proba_columns = [f"proba_{label}" for label in proba_labels]
+    names = ["doc_id", "line", "text", "label", *(["review"] if "review" in columns else [])]
+    probas = [columns[f"proba_{label}"] for label in proba_labels]
     if output_format == "csv":
-        table = frame[columns + proba_columns]
-        return table.to_csv(index=False, lineterminator="\n", float_format="%.6g")
+        # As pandas' to_csv(float_format="%.6g") writes them: pandas uses this csv writer.
+        rows = zip(
+            *(columns[name] for name in names),
+            *([f"{p:.6g}" for p in c] for c in probas),
+            strict=True,
+        )
+        return _csv_lines(rows)
     if output_format == "jsonl":
         lines = []
-        for row in frame[columns + proba_columns].itertuples(index=False):
-            record = dict(zip(columns, row[: len(columns)], strict=True))
+        for position, values in enumerate(zip(*(columns[name] for name in names), strict=True)):
+            record = dict(zip(names, values, strict=True))
             record["line"] = int(record["line"])
             if proba_labels:
-                values = row[len(columns) :]
                 record["proba"] = {
-                    label: round(float(value), 6)
-                    for label, value in zip(proba_labels, values, strict=True)
+                    label: round(float(column[position]), 6)
+                    for label, column in zip(proba_labels, probas, strict=True)
                 }
             lines.append(json.dumps(record, ensure_ascii=False) + "\n")
-        return "".join(lines)
+        return lines
     raise ValueError(f"unknown output format {output_format!r}; use one of {OUTPUT_FORMATS}")
+
+
+class _LineList(list):
+    """A list a csv writer writes to: one item per row, as ``writerow`` writes once a row."""
+
+    def write(self, text: str) -> None:
+        self.append(text)
+
+
+def _csv_lines(rows: Iterable[Sequence]) -> list[str]:
+    lines = _LineList()
+    csv.writer(lines, lineterminator="\n").writerows(rows)
+    return lines
+
+
+def document_runs(doc_ids: Sequence) -> list[tuple[object, list[slice]]]:
+    """Each document's rows as slices, documents in order of first appearance (rows of a
+    document that are apart are gathered, as ``groupby(sort=False)`` does)."""
+    if len(doc_ids) == 0:
+        return []
+    values = np.asarray(doc_ids, dtype=object)
+    starts = np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1]])).tolist()
+    runs: dict[object, list[slice]] = {}
+    for start, end in zip(starts, [*starts[1:], len(values)], strict=True):
+        runs.setdefault(values[start], []).append(slice(start, end))
+    return list(runs.items())
+
+
+def join_documents(doc_ids: Sequence, lines: list[str]) -> list[tuple[str, str]]:
+    """``(doc_id, text)`` of each document: its rows' output ``lines`` joined."""
+    return [
+        (doc_id, "".join(itertools.chain.from_iterable(lines[part] for part in parts)))
+        for doc_id, parts in document_runs(doc_ids)
+    ]

@@ -19,6 +19,9 @@ class InputError(NewssegError):
         where = self.path if line is None else f"{self.path}:{line}"
         super().__init__(f"{where}: {reason}")
 
+    def __reduce__(self):  # pickled whole, as worker processes send errors back
+        return type(self), (self.path, self.reason, self.line)
+
 
 class ModelError(NewssegError):
     """A model file that cannot be used: missing, corrupt, untrusted or from other versions."""
@@ -28,6 +31,9 @@ class ModelError(NewssegError):
         self.reason = reason
         super().__init__(f"{path}: {reason}")
 
+    def __reduce__(self):  # pickled whole, as worker processes send errors back
+        return type(self), (self.path, self.reason)
+
 
 class OutputError(NewssegError):
     """An output that cannot or may not be written."""
@@ -36,3 +42,6 @@ class OutputError(NewssegError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+    def __reduce__(self):  # pickled whole, as worker processes send errors back
+        return type(self), (self.path, self.reason)

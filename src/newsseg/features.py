@@ -429,7 +429,7 @@ def block_cues(texts: pd.Series, doc_ids: pd.Series, cues: pd.DataFrame) -> pd.D
     """:func:`document_block_cues` for every document of a frame."""
     parts = []
     text_list = texts.tolist()
-    for part in _document_slices(doc_ids):
+    for part in document_slices(doc_ids):
         block = document_block_cues(text_list[part], cues.iloc[part].reset_index(drop=True))
         parts.append(pd.DataFrame(block))
     if not parts:
@@ -437,7 +437,8 @@ def block_cues(texts: pd.Series, doc_ids: pd.Series, cues: pd.DataFrame) -> pd.D
     return pd.concat(parts, ignore_index=True)
 
 
-def _document_slices(doc_ids: pd.Series) -> list[slice]:
+def document_slices(doc_ids: pd.Series) -> list[slice]:
+    """One slice per run of consecutive rows of the same document."""
     runs = _runs(doc_ids)
     if len(runs) == 0:
         return []
@@ -669,7 +670,7 @@ class TopicFeatures(TransformerMixin, BaseEstimator):
         matrix = self.vectorizer_.transform(texts).tocsr()
         terms = np.diff(matrix.indptr)
         out = np.zeros((len(texts), len(TOPIC_CUES)))
-        for part in _document_slices(pd.Series(X[DOC_COLUMN].to_numpy())):
+        for part in document_slices(pd.Series(X[DOC_COLUMN].to_numpy())):
             rows = matrix[part]
             gram = (rows @ rows.T).toarray().astype(float)
             out[part] = document_topic_cues(gram, texts[part], terms[part])

@@ -49,6 +49,7 @@ from newsseg.features import (
     LayoutFeatures,
     ParagraphMemory,
     TopicFeatures,
+    document_slices,
     paragraph_features,
 )
 
@@ -72,16 +73,6 @@ def as_paragraph_frame(X: Any) -> pd.DataFrame:
         frame = pd.DataFrame({DOC_COLUMN: "0", TEXT_COLUMN: pd.Series(texts, dtype=object)})
     frame[TEXT_COLUMN] = frame[TEXT_COLUMN].fillna("").astype(str).str.slice(0, MAX_CHARS)
     return frame.reset_index(drop=True)
-
-
-def document_slices(doc_ids: pd.Series) -> list[slice]:
-    """One slice per run of consecutive rows of the same document."""
-    values = pd.Series(doc_ids).to_numpy()
-    if len(values) == 0:
-        return []
-    starts = np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1]]))
-    ends = np.append(starts[1:], len(values))
-    return [slice(int(start), int(end)) for start, end in zip(starts, ends, strict=True)]
 
 
 # --------------------------------------------------------------------------- decoding

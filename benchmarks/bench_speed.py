@@ -1,0 +1,334 @@
+"""Speed and scale benchmark: prints numbers, asserts nothing.
+
+    python benchmarks/bench_speed.py [--corpus ../shared/corpus] [--sizes 1000,10000,100000]
+                                     [--predict-paragraphs 100000] [--jobs 1,2]
+
+Every labeler runs as a child process, measured alike: wall time from its start (interpreter,
+imports, model load) to its last file written, and its own peak RSS.
+
+Prints, for a corpus made by replicating the labeled corpus with light perturbation:
+- training time (one core) and peak memory vs number of paragraphs;
+- end-to-end prediction (read files, label, write files) with ``newsseg predict``:
+  paragraphs/s, documents/s and peak RSS, for each ``--jobs`` value;
+- the same file work by a plain regex/position rule labeler written here (the yardstick),
+  and fastText supervised when it is installed;
+- the shipped model's file size and load time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
+
+PERTURB_SEED = 0
+"""Replicas are perturbed deterministically: the same run gives the same corpus."""
+
+
+# --------------------------------------------------------------------------- corpus
+
+
+def read_labeled(corpus: Path) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Every labeled dump of the corpus as (name, [(label, text)])."""
+    documents = []
+    for path in sorted(corpus.rglob("*.tsv")):
+        lines = []
+        for line in path.read_text(encoding="utf-8").split("\n"):  # as newsseg reads it
+            label, _, text = line.removesuffix("\r").partition("\t")
+            if text:
+                lines.append((label, text))
+        documents.append((path.stem, lines))
+    return documents
+
+
+def perturb(text: str, rng: random.Random) -> str:
+    """A light perturbation: swap two neighbouring words and change a digit, sometimes."""
+    words = text.split(" ")
+    if len(words) > 3 and rng.random() < 0.5:
+        i = rng.randrange(len(words) - 1)
+        words[i], words[i + 1] = words[i + 1], words[i]
+    text = " ".join(words)
+    if rng.random() < 0.3:
+        text = re.sub(r"\d", lambda m: str(rng.randrange(10)), text, count=1)
+    return text
+
+
+def replicate(documents, paragraphs: int, rng: random.Random):
+    """Documents replicated (and perturbed) until they hold about ``paragraphs`` lines."""
+    out, total, copy = [], 0, 0
+    while total < paragraphs:
+        for name, lines in documents:
+            if total >= paragraphs:
+                break
+            new = [(label, perturb(text, rng) if copy else text) for label, text in lines]
+            out.append((f"{name}-r{copy}", new))
+            total += len(new)
+        copy += 1
+    return out
+
+
+def write_corpus(documents, folder: Path, labeled: bool) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, lines in documents:
+        if labeled:
+            text = "".join(f"{label}\t{line}\n" for label, line in lines)
+            (folder / f"{name}.tsv").write_text(text, encoding="utf-8")
+        else:
+            text = "".join(f"{line}\n" for _, line in lines)
+            (folder / f"{name}.txt").write_text(text, encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- yardsticks
+
+RULE_LEGAL = re.compile(r"©|copyright|all rights reserved|terms of use|privacy|cookies", re.I)
+RULE_LONG_WORDS = 20
+
+
+def rule_label(lines: list[str]) -> list[str]:
+    """A plain rule labeler: first line headline, notices by regex, long lines body, the
+    short lines after the last long line teasers, other short lines body."""
+    words = [len(line.split()) for line in lines]
+    last_long = max((i for i, n in enumerate(words) if n >= RULE_LONG_WORDS), default=0)
+    labels = []
+    for i, line in enumerate(lines):
+        if i == 0:
+            labels.append("headline")
+        elif RULE_LEGAL.search(line):
+            labels.append("legal")
+        elif words[i] < RULE_LONG_WORDS and i > last_long:
+            labels.append("teaser")
+        else:
+            labels.append("body")
+    return labels
+
+
+def read_dump_lines(path: Path) -> list[str]:
+    lines = (line.strip() for line in path.read_text(encoding="utf-8").split("\n"))
+    return [line for line in lines if line]
+
+
+def write_labeled(path: Path, labels: list[str], lines: list[str]) -> None:
+    text = "".join(f"{label}\t{line}\n" for label, line in zip(labels, lines, strict=True))
+    path.write_text(text, encoding="utf-8")
+
+
+def rule_predict(in_dir: Path, out_dir: Path) -> None:
+    """The same file work as ``newsseg predict -o``: read every dump, label, write a .tsv."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path in sorted(in_dir.rglob("*.txt")):
+        lines = read_dump_lines(path)
+        write_labeled(out_dir / f"{path.stem}.tsv", rule_label(lines), lines)
+
+
+def fasttext_available() -> bool:
+    return importlib.util.find_spec("fasttext") is not None
+
+
+def fasttext_train(documents, model_path: Path) -> None:
+    """fastText supervised on the labeled corpus (one paragraph a training line)."""
+    import fasttext
+
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as f:
+        for _, lines in documents:
+            f.writelines(f"__label__{label} {' '.join(text.split())}\n" for label, text in lines)
+    fasttext.train_supervised(f.name, epoch=10, wordNgrams=2, verbose=0).save_model(str(model_path))
+    os.unlink(f.name)
+
+
+def fasttext_predict(model_path: Path, in_dir: Path, out_dir: Path) -> None:
+    import fasttext
+
+    model = fasttext.load_model(str(model_path))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path in sorted(in_dir.rglob("*.txt")):
+        lines = read_dump_lines(path)
+        found, _ = model.predict([" ".join(line.split()) for line in lines])
+        labels = [names[0].removeprefix("__label__") for names in found]
+        write_labeled(out_dir / f"{path.stem}.tsv", labels, lines)
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+@dataclass
+class Measured:
+    seconds: float
+    peak_rss_mb: float
+
+
+def run_measured(command: list[str], env: dict[str, str] | None = None) -> Measured:
+    """Run a command; its wall time and peak RSS: that of its largest process (wait4 reports
+    the child and the children it waited for, not their sum)."""
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as stderr:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode:
+            stderr.seek(0)
+            sys.stderr.write(stderr.read())
+            raise SystemExit(f"bench_speed: {' '.join(command)} failed ({process.returncode})")
+    scale = 1024 * 1024 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    return Measured(elapsed, usage.ru_maxrss / scale)
+
+
+def newsseg_env(threads: int | None = None) -> dict[str, str]:
+    """The environment for newsseg in a subprocess: this checkout's code first."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
+    if threads:
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[name] = str(threads)
+    return env
+
+
+def newsseg_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "newsseg", *args]
+
+
+def one_core(command: list[str]) -> list[str]:
+    """``command`` pinned to one CPU where ``taskset`` exists."""
+    return ["taskset", "-c", "0", *command] if shutil.which("taskset") else command
+
+
+def this_script(*args: str) -> list[str]:
+    return [sys.executable, str(Path(__file__).resolve()), *args]
+
+
+# --------------------------------------------------------------------------- benchmarks
+
+
+def table(header: list[str], rows: list[list[object]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+
+
+def bench_training(documents, sizes: list[int], rng: random.Random, work: Path) -> list[str]:
+    rows = []
+    for size in sizes:
+        replicas = replicate(documents, size, rng)
+        folder = work / f"train-{size}"
+        write_corpus(replicas, folder, labeled=True)
+        model = work / f"model-{size}.skops"
+        command = one_core(newsseg_command("train", str(folder), "-o", str(model), "--force"))
+        measured = run_measured(command, newsseg_env(threads=1))
+        paragraphs = sum(len(lines) for _, lines in replicas)
+        rows.append(
+            [paragraphs, len(replicas), f"{measured.seconds:.1f}", f"{measured.peak_rss_mb:.0f}"]
+        )
+        shutil.rmtree(folder)
+        model.unlink(missing_ok=True)
+    header = ["paragraphs", "documents", "train seconds (1 core)", "peak RSS MB"]
+    return ["training (newsseg train, pinned to one core):", "", *table(header, rows)]
+
+
+def bench_prediction(documents, paragraphs: int, jobs: list[int], rng, work: Path) -> list[str]:
+    replicas = replicate(documents, paragraphs, rng)
+    n_docs, n_paras = len(replicas), sum(len(lines) for _, lines in replicas)
+    in_dir = work / "predict-in"
+    write_corpus(replicas, in_dir, labeled=False)
+    results: list[tuple[str, Measured]] = []
+    rule = run_measured(this_script("--rule-labeler", str(in_dir), str(work / "rule-out")))
+    results.append(("rule labeler (yardstick)", rule))
+    if fasttext_available():
+        model = work / "fasttext.bin"
+        fasttext_train(documents, model)
+        command = this_script("--fasttext", str(model), str(in_dir), str(work / "ft-out"))
+        results.append(("fastText supervised", run_measured(command)))
+    by_jobs: dict[int, Measured] = {}
+    for job_count in jobs:
+        out = work / f"newsseg-out-{job_count}"
+        command = newsseg_command("predict", str(in_dir), "-o", str(out), "--force")
+        by_jobs[job_count] = run_measured([*command, "--jobs", str(job_count)], newsseg_env())
+        results.append((f"newsseg predict --jobs {job_count}", by_jobs[job_count]))
+        shutil.rmtree(out)
+    rows = [
+        [
+            name,
+            f"{m.seconds:.1f}",
+            f"{n_paras / m.seconds:.0f}",
+            f"{n_docs / m.seconds:.1f}",
+            f"{m.peak_rss_mb:.0f}",
+            f"{m.seconds / rule.seconds:.1f}x",
+        ]
+        for name, m in results
+    ]
+    header = ["labeler", "seconds", "paragraphs/s", "documents/s", "peak RSS MB*", "vs rules"]
+    lines = [
+        f"end to end on {n_paras} paragraphs in {n_docs} files (start, read, label, write):",
+        "",
+        *table(header, rows),
+    ]
+    lines.append("* of the largest process; --jobs N adds N workers of about that size")
+    if not fasttext_available():
+        lines.append("(fastText is not installed: pip install fasttext to compare with it)")
+    if 1 in by_jobs and len(by_jobs) > 1:
+        lines.append("")
+        for job_count, measured in by_jobs.items():
+            if job_count != 1:
+                speedup = by_jobs[1].seconds / measured.seconds
+                lines.append(f"--jobs {job_count} speedup over --jobs 1: {speedup:.2f}x")
+    return lines
+
+
+def bench_model_file() -> list[str]:
+    code = (
+        "import time; t=time.perf_counter(); import newsseg.model as m; i=time.perf_counter();"
+        "m.load_model(); e=time.perf_counter(); print(m.default_model_path(), i-t, e-i)"
+    )
+    command = [sys.executable, "-c", code]
+    output = subprocess.run(command, check=True, capture_output=True, text=True, env=newsseg_env())
+    path, import_seconds, load_seconds = output.stdout.split()
+    size = Path(path).stat().st_size / 1e6
+    return [
+        f"default model: {size:.2f} MB, loads in {float(load_seconds):.2f} s "
+        f"(after importing newsseg in {float(import_seconds):.2f} s)"
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--sizes", default="1000,10000,50000,100000,200000")
+    parser.add_argument("--predict-paragraphs", type=int, default=100_000)
+    parser.add_argument("--jobs", default="1,2")
+    parser.add_argument("--rule-labeler", nargs=2, type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--fasttext", nargs=3, type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.rule_labeler:  # run as a child, so that it is measured as newsseg is
+        rule_predict(*args.rule_labeler)
+        return
+    if args.fasttext:
+        fasttext_predict(*args.fasttext)
+        return
+    if not args.corpus.is_dir():
+        sys.exit(f"bench_speed: corpus not found at {args.corpus} (give --corpus)")
+    documents = read_labeled(args.corpus)
+    rng = random.Random(PERTURB_SEED)
+    jobs = [int(j) for j in args.jobs.split(",")]
+    sizes = [int(size) for size in args.sizes.split(",") if size]
+    print(f"newsseg speed benchmark, {os.cpu_count()} CPUs; goals in benchmarks/README.md\n")
+    with tempfile.TemporaryDirectory(prefix="newsseg-bench-") as tmp:
+        work = Path(tmp)
+        print("\n".join(bench_model_file()), end="\n\n", flush=True)
+        prediction = bench_prediction(documents, args.predict_paragraphs, jobs, rng, work)
+        print("\n".join(prediction), end="\n\n", flush=True)
+        if sizes:
+            print("\n".join(bench_training(documents, sizes, rng, work)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
