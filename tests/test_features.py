@@ -97,7 +97,7 @@ def test_union_names_each_step():
     )
     union = paragraph_features(word_max_features=10, char_max_features=10).fit(frame)
     names = union.get_feature_names_out()
-    assert {name.split("__")[0] for name in names} == {"words", "chars", "layout"}
+    assert {name.split("__")[0] for name in names} == {"words", "chars"}
 
 
 def test_compact_vectorizer_survives_a_state_round_trip():

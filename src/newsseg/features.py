@@ -16,8 +16,6 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from newsseg.config import COMPOSED_MARK
@@ -763,9 +761,9 @@ def paragraph_features(
     char_ngram_range: tuple[int, int] = CHAR_NGRAM_RANGE,
     use_words: bool = True,
     use_chars: bool = True,
-    use_layout: bool = True,
 ) -> ColumnTransformer:
-    """Words, characters and layout side by side, each a named step."""
+    """The text model's features: word and character TF-IDF side by side, each a named
+    step. (Layout, topic and memory cues feed the boosting stage; see model.py.)"""
     steps = []
     if use_words:
         words = CompactTfidfVectorizer(
@@ -787,9 +785,6 @@ def paragraph_features(
             dtype=np.float32,
         )
         steps.append(("chars", chars, TEXT_COLUMN))
-    if use_layout:
-        layout = Pipeline([("cues", LayoutFeatures()), ("scale", StandardScaler())])
-        steps.append(("layout", layout, [DOC_COLUMN, TEXT_COLUMN]))
     if not steps:
-        raise ValueError("paragraph_features needs at least one of words, chars, layout")
+        raise ValueError("paragraph_features needs words, characters or both")
     return ColumnTransformer(steps, sparse_threshold=1.0)

@@ -240,7 +240,6 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
             char_max_features=self.char_max_features,
             use_words=self.use_words,
             use_chars=self.use_chars,
-            use_layout=False,
         )
         real = np.flatnonzero(sources == np.arange(len(frame)))
         self.features_.fit(frame.iloc[real])
