@@ -559,26 +559,11 @@ def _site_from_name(name: str) -> str:
     return site if separator and site else name
 
 
-def _manifest_sites(folder: Path, cache: dict[Path, dict[str, str]]) -> dict[str, str]:
-    if folder not in cache:
-        manifest = folder / MANIFEST_NAME
-        sites: dict[str, str] = {}
-        if manifest.is_file():
-            try:
-                table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
-            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
-                raise InputError(manifest, "not a valid manifest CSV") from None
-            if {"doc_id", "site"} <= set(table.columns):
-                sites = dict(zip(table["doc_id"], table["site"], strict=True))
-        cache[folder] = sites
-    return cache[folder]
-
-
-def site_of(path: Path, doc_id: str, cache: dict[Path, dict[str, str]]) -> str:
+def site_of(path: Path, doc_id: str, cache: dict[tuple[Path, str], dict[str, str]]) -> str:
     """A document's site: from a ``manifest.csv`` beside the file or in a folder above it
     (up to two levels), else the file-name part before ``__``, else the file name."""
     for folder in list(path.resolve().parents)[:3]:
-        sites = _manifest_sites(folder, cache)
+        sites = _manifest_column(folder, "site", cache)
         if sites.get(doc_id):
             return sites[doc_id]
     return _site_from_name(doc_id)
@@ -683,7 +668,7 @@ def read_input(
     else:
         frame = read_dump(path, encoding)
     if str(path) != STDIN_PATH and suffix not in TABLE_SUFFIXES:
-        cache: dict[Path, dict[str, str]] = {}
+        cache: dict[tuple[Path, str], dict[str, str]] = {}
         frame["site"] = site_of(Path(path), Path(path).stem, cache) if len(frame) else []
     return frame
 
