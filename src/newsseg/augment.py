@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from newsseg.config import COMPOSED_MARK, SITE_SEPARATOR
+from newsseg.features import document_slices
 
 _COPYRIGHT_AND_YEARS = re.compile(
     r"©|\(c\)|\bcopyright\b|\b(?:19|20)\d\d(?:\s*[-–]\s*(?:19|20)\d\d)?\b", re.IGNORECASE
@@ -48,15 +49,17 @@ def _site(doc_id: str) -> str:
 def compose_documents(
     frame: pd.DataFrame, labels: np.ndarray, composition: Composition, random_state: int = 0
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """The training rows (``doc_id``, ``text`` and ``labels``) followed by composed pages,
+    """The training rows (``doc_id``, ``text`` and ``labels``; a document's rows
+    consecutive) followed by composed pages,
     and for every row the training row its text was copied from (itself for training rows,
     -1 for notices joined from several)."""
     rng = np.random.RandomState(random_state)
     texts = frame["text"].astype(str).to_numpy()
     doc_ids = frame["doc_id"].astype(str).to_numpy()
     documents = []
-    for doc_id in pd.unique(doc_ids):
-        rows = np.flatnonzero(doc_ids == doc_id)
+    for part in document_slices(frame["doc_id"]):
+        rows = np.arange(part.start, part.stop)
+        doc_id = doc_ids[part.start]
         documents.append(
             {
                 "doc_id": doc_id,
