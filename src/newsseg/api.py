@@ -341,6 +341,7 @@ def evaluate_report(
     trust_pickle: bool = False,
     encoding: str = "utf-8",
     track: Track = silent,
+    no_sequence: bool = False,
 ) -> Evaluation:
     """Evaluate a model in detail and write ``report.html`` (self-contained), ``report.md``,
     ``confusion.png`` and ``errors.csv`` (every misclassified paragraph) into ``report_dir``.
@@ -351,6 +352,9 @@ def evaluate_report(
     else:
         labeler = load_model(model, trust_pickle=trust_pickle)
         model_name = "the shipped default model" if model is None else str(model)
+    if no_sequence:
+        labeler = clone_with(labeler, sequence="none")
+        model_name += " (no sequence decoding)"
     result = evaluation(
         evaluation_frame(paths, labeler, encoding=encoding, track=track),
         labels=ordered_labels(labeler.classes_),

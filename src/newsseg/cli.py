@@ -187,19 +187,28 @@ def evaluate(
     quiet: Quiet = False,
 ) -> None:
     """Score a model on labeled dumps: per-label table, macro-F1, accuracy, confusion."""
-    labeler = api.load_model(model, trust_pickle=trust_pickle)
-    if no_sequence:
-        labeler = api.clone_with(labeler, sequence="none")
     with progress_bars(wants_bars(quiet)) as track:
         if report_dir is None:
+            labeler = api.load_model(model, trust_pickle=trust_pickle)
             scores = api.evaluate_model(
-                paths, labeler, encoding=encoding, json_path=json_path, track=track
+                paths,
+                labeler,
+                encoding=encoding,
+                json_path=json_path,
+                track=track,
+                no_sequence=no_sequence,
             )
         else:
             if json_path is not None:
                 check_output(json_path)
             scores = api.evaluate_report(
-                paths, report_dir, labeler, encoding=encoding, track=track
+                paths,
+                report_dir,
+                model,
+                trust_pickle=trust_pickle,
+                encoding=encoding,
+                track=track,
+                no_sequence=no_sequence,
             ).scores
             if json_path is not None:
                 write_json(json_path, scores)
