@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from newsseg import features
@@ -100,16 +104,6 @@ def test_union_names_each_step():
     assert {name.split("__")[0] for name in names} == {"words", "chars"}
 
 
-def test_compact_vectorizer_survives_a_state_round_trip():
-    vectorizer = features.CompactTfidfVectorizer().fit(["apple pie", "apple tart", "cherry pie"])
-    state = vectorizer.__getstate__()
-    assert "vocabulary_" not in state
-    restored = features.CompactTfidfVectorizer.__new__(features.CompactTfidfVectorizer)
-    restored.__setstate__(state)
-    assert restored.vocabulary_ == vectorizer.vocabulary_
-    assert (restored.transform(["apple"]) != vectorizer.transform(["apple"])).nnz == 0
-
-
 def test_a_notice_after_the_body_starts_the_footer():
     long = "The council met on Monday and spoke at length about the new bridge " * 3
     texts = pd.Series(
@@ -163,3 +157,58 @@ def test_memory_counts_a_notice_repeated_across_three_dumps():
     fresh = pd.DataFrame({"doc_id": ["x__1", "x__2"], "text": ["Read our new policy."] * 2})
     assert memory.transform(fresh)[:, 1].tolist() == [1.0, 1.0]
     assert len(features.ParagraphMemory(max_items=0).fit(training).hashes_) == 0
+
+
+# The text cues are computed over whole batches with array operations; each must say what
+# its regular expression over one paragraph says.
+REFERENCE_CUES = {
+    "log_words": lambda t: np.log1p(len(re.findall(r"\w+", t))),
+    "mean_word_length": lambda t: len(re.findall(r"\w", t)) / max(len(re.findall(r"\w+", t)), 1),
+    "upper_ratio": lambda t: len(re.findall(r"[A-Z]", t)) / max(len(re.findall(r"[A-Za-z]", t)), 1),
+    "title_word_ratio": lambda t: (
+        len(re.findall(r"\b[A-Z]\w*", t)) / max(len(re.findall(r"\b[A-Za-z]\w*", t)), 1)
+    ),
+    "digit_ratio": lambda t: len(re.findall(r"\d", t)) / max(len(t), 1),
+    "punctuation_ratio": lambda t: len(re.findall(r"[^\w\s]", t)) / max(len(t), 1),
+    "sentence_count": lambda t: np.log1p(len(re.findall(r"[.!?](?:\s|$)", t))),
+    "ends_with_stop": lambda t: float(bool(re.search(r"[.!?][\"'”’)]*$", t))),
+    "rights_word_ratio": lambda t: (
+        len(re.findall(features._RIGHTS_WORD.pattern.join([r"\b", r"\b"]), t, re.I))
+        / max(len(re.findall(r"\w+", t)), 1)
+    ),
+    "legal_word_count": lambda t: sum(
+        w in features.LEGAL_WORDS for w in re.findall(r"\w+", t.lower())
+    ),
+}
+
+PIECES = [*'aZ É1٣ _.!?,\t"’)', "rights ", "Law ", "cookies", "😀"]
+paragraph_text = st.lists(st.sampled_from(PIECES), max_size=25).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(paragraph_text, min_size=1, max_size=5))
+def test_batch_cues_say_what_their_regular_expressions_say(texts):
+    table = cues(*texts)
+    for name, reference in REFERENCE_CUES.items():
+        expected = [reference(text) for text in texts]
+        np.testing.assert_allclose(table[name], expected, err_msg=f"{name} of {texts!r}")
+
+
+def test_document_helpers_stay_inside_each_document():
+    doc_ids = pd.Series(["a", "a", "a", "b", "c", "c"])
+    documents = features.Documents(doc_ids)
+    values = np.array([1.0, 0.0, 0.5, 0.9, 0.2, 0.4])
+    assert documents.position.tolist() == [0, 1, 2, 0, 0, 1]
+    np.testing.assert_allclose(documents.cumsum(values), [1.0, 1.0, 1.5, 0.9, 0.2, 0.6])
+    np.testing.assert_allclose(documents.total(values), [1.5, 1.5, 1.5, 0.9, 0.6, 0.6])
+    np.testing.assert_allclose(documents.window_mean(values, 3), [0.5, 0.5, 0.25, 0.9, 0.3, 0.3])
+    np.testing.assert_allclose(documents.running_max_before(values), [0, 1, 1, 0, 0, 0.2])
+    np.testing.assert_allclose(documents.neighbours_max(values), [1, 1, 0.5, 0.9, 0.4, 0.4])
+
+
+def test_the_longest_run_is_the_first_of_equal_runs_in_each_document():
+    doc_ids = pd.Series(["a"] * 7 + ["b"] * 3 + ["c"] * 2)
+    flags = np.array([0, 1, 1, 0, 1, 1, 0, 1, 1, 1, 0, 0], dtype=bool)  # a | b | c
+    start, length = features.longest_runs(flags, features.Documents(doc_ids))
+    assert start.tolist() == [1, 0, 0]
+    assert length.tolist() == [2, 3, 0]

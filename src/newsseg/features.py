@@ -19,6 +19,16 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from newsseg.config import COMPOSED_MARK
+from newsseg.ngrams import (
+    DIGIT,
+    SPACE,
+    WORD,
+    NgramTfidf,
+    Words,
+    batch_words,
+    character_classes,
+    code_points,
+)
 
 MAX_CHARS = 2000
 """Cues and n-grams read this many leading characters of a paragraph."""
@@ -34,97 +44,165 @@ TEXT_COLUMN = "text"
 DOC_COLUMN = "doc_id"
 
 _WORD = re.compile(r"\w+")
-_AGENCY_TAG = r"\((?:[A-Z][A-Z0-9.&-]{1,15})\)"
-_CAPS_LEAD_IN = r"^[A-Z][A-Z0-9 .,'&/-]{2,40}:"
-_COPYRIGHT = r"©|\(c\)|\bcopyright\b|\bcopr\."
-_YEAR = r"\b(?:19|20)\d\d\b"
-_URL = r"https?://|www\.|\.com\b|@\w"
-_RIGHTS_WORDS = (
-    r"\b(?:rights?|reserved|permission|permitted|prohibited|reproduc\w*|redistribut\w*|"
+_AGENCY_TAG = re.compile(r"\((?:[A-Z][A-Z0-9.&-]{1,15})\)")
+_CAPS_LEAD_IN = re.compile(r"^[A-Z][A-Z0-9 .,'&/-]{2,40}:")
+_COPYRIGHT = re.compile(r"©|\(c\)|\bcopyright\b|\bcopr\.", re.IGNORECASE)
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_URL = re.compile(r"https?://|www\.|\.com\b|@\w")
+_RIGHTS_WORD = re.compile(
+    r"(?:rights?|reserved|permission|permitted|prohibited|reproduc\w*|redistribut\w*|"
     r"licen[cs]\w*|trademarks?|terms|privacy|cookies?|consent|disclaim\w*|liab\w*|"
-    r"unauthori[sz]ed|written|prior|legal|law|policy|copyright\w*)\b"
+    r"unauthori[sz]ed|written|prior|legal|law|policy|copyright\w*)"
 )
+"""Words of rights and use (a lower-case word matches it whole)."""
 
 
 # --------------------------------------------------------------------------- text cues
-# Each takes the (capped) paragraphs as a string Series and returns one number a paragraph.
+# Each takes a batch of (capped) paragraphs, whose counts are made once for all cues, and
+# returns one number a paragraph.
 
 
-def log_chars(text: pd.Series) -> pd.Series:
-    return np.log1p(text.str.len())
+class ParagraphBatch:
+    """The (capped) paragraphs of a batch and the counts the text cues share, computed
+    with array operations over the whole batch: characters by class, words, sentence ends,
+    and the batch's distinct words, which word-list cues test once each."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+        codes, rows = code_points(texts)
+        classes = character_classes(codes)
+        word = (classes & WORD) > 0
+        word_start = word & ~np.concatenate([[False], word[:-1]])
+        upper = (codes >= ord("A")) & (codes <= ord("Z"))
+        letter = upper | ((codes >= ord("a")) & (codes <= ord("z")))
+        after = np.append(codes[1:], 0)  # 0: the text ends here
+
+        def per_paragraph(mask: np.ndarray) -> np.ndarray:
+            return np.bincount(rows[mask], minlength=len(texts)).astype(float)
+
+        self.chars = np.array([len(text) for text in texts], dtype=float)
+        self.words = per_paragraph(word_start)
+        self.word_chars = per_paragraph(word)
+        self.upper = per_paragraph(upper)
+        self.letters = per_paragraph(letter)
+        self.capitalised_words = per_paragraph(word_start & upper)
+        self.letter_words = per_paragraph(word_start & letter)
+        self.digits = per_paragraph((classes & DIGIT) > 0)
+        self.punctuation = per_paragraph((codes != 0) & ((classes & (WORD | SPACE)) == 0))
+        stop = (codes == ord(".")) | (codes == ord("!")) | (codes == ord("?"))
+        before_space = ((character_classes(after) & SPACE) > 0) | (after == 0)
+        self.sentence_ends = per_paragraph(stop & before_space)
+        self.word_list = batch_words(texts)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def matches(self, pattern: re.Pattern, last: int | None = None) -> np.ndarray:
+        """Whether each paragraph (or its ``last`` characters) holds a match of ``pattern``."""
+        texts = self.texts if last is None else [text[-last:] for text in self.texts]
+        return np.fromiter((pattern.search(text) is not None for text in texts), float, len(texts))
+
+    def count_words(self, test) -> np.ndarray:
+        """How many words of each paragraph pass ``test`` (a function of a lower-case word)."""
+        passes = np.fromiter(map(test, self.word_list.distinct), bool, len(self.word_list.distinct))
+        hits = passes[self.word_list.kinds]
+        return np.bincount(self.word_list.rows[hits], minlength=len(self)).astype(float)
+
+    def count_distinct_words(self, test) -> np.ndarray:
+        """How many different words of each paragraph pass ``test``."""
+        distinct = self.word_list.distinct
+        passes = np.fromiter(map(test, distinct), bool, len(distinct))
+        hits = passes[self.word_list.kinds]
+        pairs = np.unique(self.word_list.rows[hits] * len(distinct) + self.word_list.kinds[hits])
+        return np.bincount(pairs // max(len(distinct), 1), minlength=len(self)).astype(float)
 
 
-def log_words(text: pd.Series) -> pd.Series:
-    return np.log1p(text.str.count(r"\w+"))
+_END_CHARS = 8
+"""End and start cues read this many characters at a paragraph's end."""
+_STOP_END = re.compile(r"[.!?][\"'”’)]*$")
+_COLON_END = re.compile(r":$")
+_WORD_END = re.compile(r"\w[\"'”’)]*$")
+_QUOTE_START = re.compile(r"^[\"“'‘«]")
+_ELLIPSIS_END = re.compile(r"(?:\.\.\.|…)\s*$")
+_BULLET_START = re.compile(r"^\s*(?:[-•*·▪►]|\d+[.)])\s")
 
 
-def is_long(text: pd.Series) -> pd.Series:
-    return (text.str.count(r"\w+") >= LONG_PARAGRAPH_WORDS).astype(float)
+def log_chars(batch: ParagraphBatch) -> np.ndarray:
+    return np.log1p(batch.chars)
 
 
-def mean_word_length(text: pd.Series) -> pd.Series:
-    words = text.str.count(r"\w+")
-    return text.str.count(r"\w").div(words.where(words > 0, 1))
+def log_words(batch: ParagraphBatch) -> np.ndarray:
+    return np.log1p(batch.words)
 
 
-def upper_ratio(text: pd.Series) -> pd.Series:
-    return _ratio(text.str.count(r"[A-Z]"), text.str.count(r"[A-Za-z]"))
+def is_long(batch: ParagraphBatch) -> np.ndarray:
+    return (batch.words >= LONG_PARAGRAPH_WORDS).astype(float)
 
 
-def title_word_ratio(text: pd.Series) -> pd.Series:
-    return _ratio(text.str.count(r"\b[A-Z]\w*"), text.str.count(r"\b[A-Za-z]\w*"))
+def mean_word_length(batch: ParagraphBatch) -> np.ndarray:
+    return _ratio(batch.word_chars, batch.words)
 
 
-def digit_ratio(text: pd.Series) -> pd.Series:
-    return _ratio(text.str.count(r"\d"), text.str.len())
+def upper_ratio(batch: ParagraphBatch) -> np.ndarray:
+    return _ratio(batch.upper, batch.letters)
 
 
-def punctuation_ratio(text: pd.Series) -> pd.Series:
-    return _ratio(text.str.count(r"[^\w\s]"), text.str.len())
+def title_word_ratio(batch: ParagraphBatch) -> np.ndarray:
+    return _ratio(batch.capitalised_words, batch.letter_words)
 
 
-def sentence_count(text: pd.Series) -> pd.Series:
-    return np.log1p(text.str.count(r"[.!?](?:\s|$)"))
+def digit_ratio(batch: ParagraphBatch) -> np.ndarray:
+    return _ratio(batch.digits, batch.chars)
 
 
-def ends_with_stop(text: pd.Series) -> pd.Series:
-    return text.str.contains(r"[.!?][\"'”’)]*$").astype(float)
+def punctuation_ratio(batch: ParagraphBatch) -> np.ndarray:
+    return _ratio(batch.punctuation, batch.chars)
 
 
-def ends_with_colon(text: pd.Series) -> pd.Series:
-    return text.str.contains(r":$").astype(float)
+def sentence_count(batch: ParagraphBatch) -> np.ndarray:
+    return np.log1p(batch.sentence_ends)
 
 
-def ends_without_punctuation(text: pd.Series) -> pd.Series:
-    return text.str.contains(r"\w[\"'”’)]*$").astype(float)
+def ends_with_stop(batch: ParagraphBatch) -> np.ndarray:
+    return batch.matches(_STOP_END, last=_END_CHARS)
 
 
-def starts_with_quote(text: pd.Series) -> pd.Series:
-    return text.str.contains(r"^[\"“'‘«]").astype(float)
+def ends_with_colon(batch: ParagraphBatch) -> np.ndarray:
+    return batch.matches(_COLON_END, last=_END_CHARS)
 
 
-def has_agency_tag(text: pd.Series) -> pd.Series:
-    return text.str.slice(0, 120).str.contains(_AGENCY_TAG).astype(float)
+def ends_without_punctuation(batch: ParagraphBatch) -> np.ndarray:
+    return batch.matches(_WORD_END, last=_END_CHARS)
 
 
-def has_caps_lead_in(text: pd.Series) -> pd.Series:
-    return text.str.contains(_CAPS_LEAD_IN).astype(float)
+def starts_with_quote(batch: ParagraphBatch) -> np.ndarray:
+    return batch.matches(_QUOTE_START)
 
 
-def has_copyright(text: pd.Series) -> pd.Series:
-    return text.str.contains(_COPYRIGHT, case=False).astype(float)
+def has_agency_tag(batch: ParagraphBatch) -> np.ndarray:
+    return np.fromiter(
+        (_AGENCY_TAG.search(text, 0, 120) is not None for text in batch.texts), float, len(batch)
+    )
 
 
-def has_year(text: pd.Series) -> pd.Series:
-    return text.str.contains(_YEAR).astype(float)
+def has_caps_lead_in(batch: ParagraphBatch) -> np.ndarray:
+    return batch.matches(_CAPS_LEAD_IN)
 
 
-def has_url(text: pd.Series) -> pd.Series:
-    return text.str.contains(_URL).astype(float)
+def has_copyright(batch: ParagraphBatch) -> np.ndarray:
+    return batch.matches(_COPYRIGHT)
 
 
-def pipe_count(text: pd.Series) -> pd.Series:
-    return np.log1p(text.str.count(r"\|"))
+def has_year(batch: ParagraphBatch) -> np.ndarray:
+    return batch.matches(_YEAR)
+
+
+def has_url(batch: ParagraphBatch) -> np.ndarray:
+    return batch.matches(_URL)
+
+
+def pipe_count(batch: ParagraphBatch) -> np.ndarray:
+    return np.log1p(np.array([text.count("|") for text in batch.texts], dtype=float))
 
 
 LEGAL_WORDS = frozenset(
@@ -242,41 +320,32 @@ DISTINCT_LEGAL_MIN = 4
 """A paragraph with this many different notice words is a strong legal cue too."""
 
 
-def _word_lists(text: pd.Series) -> pd.Series:
-    return text.str.lower().str.findall(r"\w+")
+def legal_word_count(batch: ParagraphBatch) -> np.ndarray:
+    return batch.count_words(LEGAL_WORDS.__contains__)
 
 
-def legal_word_count(text: pd.Series) -> pd.Series:
-    return _word_lists(text).map(lambda words: sum(w in LEGAL_WORDS for w in words)).astype(float)
+def legal_word_ratio(batch: ParagraphBatch) -> np.ndarray:
+    return _ratio(legal_word_count(batch), batch.words)
 
 
-def legal_word_ratio(text: pd.Series) -> pd.Series:
-    return _ratio(legal_word_count(text), text.str.count(r"\w+"))
-
-
-def strong_legal_cue(text: pd.Series) -> pd.Series:
+def strong_legal_cue(batch: ParagraphBatch) -> np.ndarray:
     """©, "copyright", or enough strong or different notice words."""
-    words = _word_lists(text)
-    strong = words.map(lambda ws: sum(w in STRONG_LEGAL_WORDS for w in ws))
-    distinct = words.map(lambda ws: len(LEGAL_WORDS.intersection(ws)))
-    cue = (
-        text.str.contains(_COPYRIGHT, case=False)
-        | (strong >= STRONG_LEGAL_MIN)
-        | (distinct >= DISTINCT_LEGAL_MIN)
-    )
-    return cue.astype(float)
+    strong = batch.count_words(STRONG_LEGAL_WORDS.__contains__)
+    distinct = batch.count_distinct_words(LEGAL_WORDS.__contains__)
+    notice_words = (strong >= STRONG_LEGAL_MIN) | (distinct >= DISTINCT_LEGAL_MIN)
+    return ((has_copyright(batch) > 0) | notice_words).astype(float)
 
 
-def ends_with_ellipsis(text: pd.Series) -> pd.Series:
-    return text.str.contains(r"(?:\.\.\.|…)\s*$").astype(float)
+def ends_with_ellipsis(batch: ParagraphBatch) -> np.ndarray:
+    return batch.matches(_ELLIPSIS_END, last=_END_CHARS)
 
 
-def starts_with_bullet(text: pd.Series) -> pd.Series:
-    return text.str.contains(r"^\s*(?:[-•*·▪►]|\d+[.)])\s").astype(float)
+def starts_with_bullet(batch: ParagraphBatch) -> np.ndarray:
+    return batch.matches(_BULLET_START)
 
 
-def rights_word_ratio(text: pd.Series) -> pd.Series:
-    return _ratio(text.str.count(_RIGHTS_WORDS, flags=re.IGNORECASE), text.str.count(r"\w+"))
+def rights_word_ratio(batch: ParagraphBatch) -> np.ndarray:
+    return _ratio(batch.count_words(_RIGHTS_WORD.fullmatch), batch.words)
 
 
 TEXT_CUES = (
@@ -318,8 +387,8 @@ NEIGHBOUR_CUES = (
 """Text cues that are also given for the previous and the next paragraph."""
 
 
-def _ratio(part: pd.Series, whole: pd.Series) -> pd.Series:
-    return part.div(whole.where(whole > 0, 1)).astype(float)
+def _ratio(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    return part / np.where(whole > 0, whole, 1)
 
 
 # --------------------------------------------------------------------------- document cues
@@ -327,8 +396,8 @@ def _ratio(part: pd.Series, whole: pd.Series) -> pd.Series:
 
 def text_cues(text: pd.Series) -> pd.DataFrame:
     """The text cues of each paragraph, one named column each."""
-    capped = text.astype(str).str.slice(0, MAX_CHARS)
-    return pd.DataFrame({cue.__name__: cue(capped).to_numpy(float) for cue in TEXT_CUES})
+    batch = ParagraphBatch([str(value)[:MAX_CHARS] for value in text.tolist()])
+    return pd.DataFrame({cue.__name__: cue(batch) for cue in TEXT_CUES})
 
 
 def position_cues(doc_ids: pd.Series) -> pd.DataFrame:
@@ -364,75 +433,116 @@ WINDOW = 5
 """Paragraphs in the rolling window of window cues (centred)."""
 
 
-def longest_run(flags: np.ndarray) -> tuple[int, int]:
-    """Start and length of the longest run of true values (0, 0 when there is none)."""
-    best_start, best_length, start, length = 0, 0, 0, 0
-    for i, flag in enumerate(flags):
-        if flag:
-            start, length = (i, 1) if length == 0 else (start, length + 1)
-            if length > best_length:
-                best_start, best_length = start, length
-        else:
-            length = 0
-    return best_start, best_length
+class Documents:
+    """Where each row stands in its document, for cues computed over all documents at
+    once (rows of a document consecutive)."""
+
+    def __init__(self, doc_ids: pd.Series) -> None:
+        self.runs = _runs(doc_ids)
+        n = len(self.runs)
+        self.first_row = np.flatnonzero(np.diff(self.runs, prepend=-1) != 0)
+        self.size = np.diff(np.append(self.first_row, n))
+        self.start = np.repeat(self.first_row, self.size)
+        """The first row of each row's document."""
+        self.stop = self.start + np.repeat(self.size, self.size)
+        self.position = np.arange(n) - self.start
+
+    def cumsum(self, values: np.ndarray) -> np.ndarray:
+        """Running sums within each document (including the row itself)."""
+        total = np.cumsum(values, dtype=float)
+        before_document = np.concatenate([[0.0], total])[self.start]
+        return total - before_document
+
+    def total(self, values: np.ndarray) -> np.ndarray:
+        """Each row's document's sum."""
+        if len(self.runs) == 0:
+            return np.zeros(0)
+        return np.add.reduceat(np.asarray(values, dtype=float), self.first_row)[self.runs]
+
+    def window_mean(self, values: np.ndarray, width: int) -> np.ndarray:
+        """Centred moving average over ``width`` rows, cut at the document's ends."""
+        prefix = np.concatenate([[0.0], np.cumsum(values, dtype=float)])
+        rows = np.arange(len(values))
+        low = np.maximum(rows - width // 2, self.start)
+        high = np.minimum(rows + width // 2 + 1, self.stop)
+        return (prefix[high] - prefix[low]) / (high - low)
+
+    def running_max_before(self, values: np.ndarray) -> np.ndarray:
+        """The largest of the values (in [0, 1]) of the rows before each row in its
+        document; 0 for a document's first row."""
+        offset = 2.0 * self.runs  # later documents lie above earlier ones
+        running = np.maximum.accumulate(values + offset) - offset
+        return np.where(self.position > 0, np.roll(running, 1), 0.0)
+
+    def neighbours_max(self, values: np.ndarray) -> np.ndarray:
+        """The largest of a row and its two neighbours in the same document."""
+        previous = np.where(self.position > 0, np.roll(values, 1), values)
+        following = np.where(self.position < self.size[self.runs] - 1, np.roll(values, -1), values)
+        return np.maximum(values, np.maximum(previous, following))
 
 
-def document_block_cues(texts: list[str], cues: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Cues of one document's shape: the body block (the longest run of long paragraphs
-    after the first line), the footer (what follows a notice that follows the body), repeated
-    paragraphs and the lengths around each paragraph."""
-    n = len(texts)
-    position = np.arange(n)
-    long = (cues["is_long"].to_numpy() > 0) & (position >= 1)
-    start, length = longest_run(long)
-    end = start + length - 1
-    strong = cues["strong_legal_cue"].to_numpy()
-    long_seen = np.cumsum(long)
-    footer_starts = np.flatnonzero((strong > 0) & (long_seen >= FOOTER_AFTER_LONG))
-    footer = np.zeros(n)
-    since_footer = np.zeros(n)
-    if len(footer_starts):
-        after = position > footer_starts[0]
-        footer[after] = 1.0
-        since_footer[after] = np.log1p(position[after] - footer_starts[0] - 1)
-    normalised = pd.Series([" ".join(_WORD.findall(text.lower())) for text in texts])
-    strong_before = np.concatenate([[0.0], np.cumsum(strong)[:-1]])
-    log_words = cues["log_words"].to_numpy()
-    window = {"center": True, "min_periods": 1}
-    return {
-        "in_body_block": ((position >= start) & (position <= end) & (length > 0)).astype(float),
-        "before_body_block": (position < start).astype(float),
-        "after_body_block": ((position > end) & (length > 0)).astype(float),
-        "distance_to_body_block": np.where(
-            position < start, start - position, np.where(position > end, position - end, 0)
-        )
-        / max(n, 1),
-        "body_block_share": np.full(n, length / max(n, 1)),
-        "strong_legal_before": strong_before,
-        "strong_legal_after": strong.sum() - np.cumsum(strong),
-        "in_footer": footer,
-        "log_since_footer": since_footer,
-        "repeats_in_document": normalised.map(normalised.value_counts()).to_numpy(float) - 1,
-        "log_words_vs_median": log_words - (np.median(log_words[1:]) if n > 1 else 0.0),
-        "window_log_words": pd.Series(log_words).rolling(WINDOW, **window).mean().to_numpy(),
-        "window_ends_with_stop": pd.Series(cues["ends_with_stop"].to_numpy())
-        .rolling(WINDOW, **window)
-        .mean()
-        .to_numpy(),
-        "window_strong_legal": pd.Series(strong).rolling(3, **window).max().to_numpy(),
-    }
+def longest_runs(flags: np.ndarray, documents: Documents) -> tuple[np.ndarray, np.ndarray]:
+    """Each document's longest run of true flags (the first of equal ones): its start
+    position and length (0 and 0 when there is none), one value per document."""
+    n_docs = len(documents.first_row)
+    same_as_previous = documents.position > 0
+    run_starts = np.flatnonzero(flags & ~(np.roll(flags, 1) & same_as_previous))
+    run_ends = np.flatnonzero(flags & ~(np.roll(flags, -1) & np.roll(same_as_previous, -1)))
+    lengths = run_ends - run_starts + 1
+    run_documents = documents.runs[run_starts]
+    order = np.lexsort((run_starts, -lengths, run_documents))
+    best = order[np.diff(run_documents[order], prepend=-1) != 0]
+    start, length = np.zeros(n_docs, dtype=int), np.zeros(n_docs, dtype=int)
+    start[run_documents[best]] = documents.position[run_starts[best]]
+    length[run_documents[best]] = lengths[best]
+    return start, length
 
 
 def block_cues(texts: pd.Series, doc_ids: pd.Series, cues: pd.DataFrame) -> pd.DataFrame:
-    """:func:`document_block_cues` for every document of a frame."""
-    parts = []
-    text_list = texts.tolist()
-    for part in document_slices(doc_ids):
-        block = document_block_cues(text_list[part], cues.iloc[part].reset_index(drop=True))
-        parts.append(pd.DataFrame(block))
-    if not parts:
-        return pd.DataFrame(columns=list(document_block_cues(["x"], cues.iloc[:0]).keys()))
-    return pd.concat(parts, ignore_index=True)
+    """Cues of each document's shape: the body block (the longest run of long paragraphs
+    after the first line), the footer (what follows a notice that follows the body),
+    repeated paragraphs and the lengths around each paragraph."""
+    documents = Documents(doc_ids)
+    position, runs = documents.position, documents.runs
+    size = documents.size[runs].astype(float)
+    long = (cues["is_long"].to_numpy() > 0) & (position >= 1)
+    block_start, block_length = longest_runs(long, documents)
+    start, length = block_start[runs], block_length[runs]
+    end = start + length - 1
+    strong = cues["strong_legal_cue"].to_numpy()
+    footer_rows = np.flatnonzero((strong > 0) & (documents.cumsum(long) >= FOOTER_AFTER_LONG))
+    footer_start = np.full(len(documents.size), np.iinfo(np.int64).max)
+    np.minimum.at(footer_start, runs[footer_rows], position[footer_rows])
+    after_footer = position > footer_start[runs]
+    since_footer = np.where(after_footer, position - footer_start[runs].clip(max=len(runs)) - 1, 0)
+    normalised = [" ".join(_WORD.findall(text.lower())) for text in texts.tolist()]
+    repeats = pd.Series(normalised).groupby([runs, normalised], sort=False).transform("size")
+    log_words = cues["log_words"].to_numpy()
+    body = pd.Series(log_words).where(position >= 1).groupby(runs).transform("median")
+    strong_seen = documents.cumsum(strong)
+    return pd.DataFrame(
+        {
+            "in_body_block": ((position >= start) & (position <= end) & (length > 0)).astype(float),
+            "before_body_block": (position < start).astype(float),
+            "after_body_block": ((position > end) & (length > 0)).astype(float),
+            "distance_to_body_block": np.where(
+                position < start, start - position, np.where(position > end, position - end, 0)
+            )
+            / size,
+            "body_block_share": length / size,
+            "strong_legal_before": strong_seen - strong,
+            "strong_legal_after": documents.total(strong) - strong_seen,
+            "in_footer": after_footer.astype(float),
+            "log_since_footer": np.log1p(since_footer),
+            "repeats_in_document": repeats.to_numpy(float) - 1,
+            "log_words_vs_median": log_words - body.fillna(0.0).to_numpy(),
+            "window_log_words": documents.window_mean(log_words, WINDOW),
+            "window_ends_with_stop": documents.window_mean(
+                cues["ends_with_stop"].to_numpy(), WINDOW
+            ),
+            "window_strong_legal": documents.neighbours_max(strong),
+        }
+    )
 
 
 def document_slices(doc_ids: pd.Series) -> list[slice]:
@@ -519,31 +629,6 @@ def _as_text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-# --------------------------------------------------------------------------- TF-IDF
-
-
-class CompactTfidfVectorizer(TfidfVectorizer):
-    """A ``TfidfVectorizer`` whose saved state is small and quick to load: the vocabulary
-    as one array of terms (not a dict of tens of thousands of entries) and no
-    ``stop_words_``, which scikit-learn keeps for introspection only."""
-
-    def __getstate__(self):
-        state = dict(super().__getstate__())  # a copy: object.__getstate__ gives __dict__
-        state.pop("stop_words_", None)
-        vocabulary = state.pop("vocabulary_", None)
-        if vocabulary is not None:
-            terms = sorted(vocabulary, key=vocabulary.__getitem__)
-            state["vocabulary_terms_"] = np.array(terms, dtype=str)
-        return state
-
-    def __setstate__(self, state):
-        state = dict(state)
-        terms = state.pop("vocabulary_terms_", None)
-        if terms is not None:
-            state["vocabulary_"] = {str(term): index for index, term in enumerate(terms)}
-        super().__setstate__(state)
-
-
 # --------------------------------------------------------------------------- topic cues
 
 TOPIC_MAX_FEATURES = 30000
@@ -576,11 +661,11 @@ def _cosine(dot: np.ndarray, norm_a: np.ndarray, norm_b: np.ndarray) -> np.ndarr
     return np.divide(dot, denominator, out=np.zeros_like(dot), where=denominator > 0)
 
 
-def document_topic_cues(gram: np.ndarray, texts: list[str], terms: np.ndarray) -> np.ndarray:
-    """Topic cues of one document from the Gram matrix of its TF-IDF rows: how close each
-    paragraph is to the headline, to the story's anchor, to the rest of the document, to its
-    neighbours, and to what stands before and after it. A teaser is about another story."""
-    n = len(texts)
+def document_topic_cues(gram: np.ndarray) -> np.ndarray:
+    """The similarity cues of one document, from the Gram matrix of its TF-IDF rows: how
+    close each paragraph is to the headline, to the story's anchor, to the rest of the
+    document, to its neighbours, and to what stands before and after it. Columns:
+    :data:`GRAM_CUES`."""
     self_sim = np.diag(gram)
     norms = np.sqrt(np.maximum(self_sim, 0))
     row_sums = gram.sum(axis=1)
@@ -588,60 +673,71 @@ def document_topic_cues(gram: np.ndarray, texts: list[str], terms: np.ndarray) -
     # The rest of the document: the sum of all rows but this one.
     rest_dot = row_sums - self_sim
     rest_norm = np.sqrt(np.maximum(total - 2 * row_sums + self_sim, 0))
-    sim_rest = _cosine(rest_dot, norms, rest_norm)
     sim_headline = gram[:, 0]
-    order = np.argsort(-sim_headline[1:], kind="stable")[: ANCHOR_SIZE + 1] + 1
-    sim_anchor = np.zeros(n)
-    for i in range(n):
-        members = [0, *[j for j in order if j != i][:ANCHOR_SIZE]]
-        dot = gram[i, members].sum()
-        norm = np.sqrt(max(gram[np.ix_(members, members)].sum(), 0))
-        sim_anchor[i] = dot / (norms[i] * norm) if norms[i] * norm > 0 else 0.0
     previous = np.concatenate([[0.0], np.diag(gram, -1)])
     following = np.concatenate([np.diag(gram, 1), [0.0]])
-    lower = np.tril(gram, -1)
-    before_dot = lower.sum(axis=1)
+    before_dot = np.tril(gram, -1).sum(axis=1)
     before_norm = np.sqrt(np.maximum(np.cumsum(np.cumsum(gram, 0), 1).diagonal(), 0))
     before_norm = np.concatenate([[0.0], before_norm[:-1]])
-    upper = np.triu(gram, 1)
-    after_dot = upper.sum(axis=1)
+    after_dot = np.triu(gram, 1).sum(axis=1)
     flipped = gram[::-1, ::-1]
     after_norm = np.sqrt(np.maximum(np.cumsum(np.cumsum(flipped, 0), 1).diagonal(), 0))[::-1]
     after_norm = np.concatenate([after_norm[1:], [0.0]])
-    sim_before = _cosine(before_dot, norms, before_norm)
-    sim_after = _cosine(after_dot, norms, after_norm)
-    headline_words = {w for w in _WORD.findall(texts[0].lower()) if len(w) > 2}
-    overlap = np.array(
-        [
-            len(headline_words.intersection(w for w in _WORD.findall(t.lower()) if len(w) > 2))
-            / max(len(headline_words), 1)
-            for t in texts
-        ]
-    )
-    window = {"center": True, "min_periods": 1}
-    median_rest = np.median(sim_rest[1:]) if n > 1 else 0.0
-    median_anchor = np.median(sim_anchor[1:]) if n > 1 else 0.0
     return np.column_stack(
         [
             sim_headline,
-            sim_rest,
-            sim_anchor,
+            _cosine(rest_dot, norms, rest_norm),
+            _anchor_similarity(gram, norms),
             previous,
             following,
-            np.maximum(previous, following),
-            overlap,
-            sim_rest - median_rest,
-            sim_anchor - median_anchor,
-            pd.Series(sim_anchor).rank(pct=True).to_numpy(),
-            pd.Series(sim_anchor).rolling(3, **window).mean().to_numpy(),
-            pd.Series(sim_rest).rolling(3, **window).mean().to_numpy(),
-            np.log1p(terms),
-            (terms == 0).astype(float),
-            sim_before,
-            sim_after,
-            sim_before - sim_after,
+            _cosine(before_dot, norms, before_norm),
+            _cosine(after_dot, norms, after_norm),
         ]
     )
+
+
+GRAM_CUES = (
+    "sim_headline",
+    "sim_rest",
+    "sim_anchor",
+    "sim_previous",
+    "sim_next",
+    "sim_before",
+    "sim_after",
+)
+
+
+def _anchor_similarity(gram: np.ndarray, norms: np.ndarray) -> np.ndarray:
+    """Each paragraph's cosine to the anchor: the headline and the :data:`ANCHOR_SIZE`
+    paragraphs most similar to it, the paragraph itself left out (then the next one in)."""
+    order = np.argsort(-gram[0, 1:], kind="stable")[: ANCHOR_SIZE + 1] + 1
+    members = np.concatenate([[0], order[:ANCHOR_SIZE]])
+    out = _cosine(gram[:, members].sum(axis=1), norms, _set_norm(gram, members))
+    for k, row in enumerate(order[:ANCHOR_SIZE]):
+        own = np.concatenate([[0], np.delete(order, k)[:ANCHOR_SIZE]])
+        out[row] = _cosine(gram[row, own].sum(), norms[row], _set_norm(gram, own))
+    return out
+
+
+def _set_norm(gram: np.ndarray, members: np.ndarray) -> float:
+    return float(np.sqrt(max(gram[np.ix_(members, members)].sum(), 0)))
+
+
+def headline_word_overlap(words: Words, documents: Documents) -> np.ndarray:
+    """The share of the headline's words (of three letters or more) a paragraph holds."""
+    n_rows, n_kinds = len(documents.runs), max(len(words.distinct), 1)
+    long_kind = np.fromiter((len(w) > 2 for w in words.distinct), bool, len(words.distinct))
+    keep = long_kind[words.kinds]
+    rows, kinds = words.rows[keep], words.kinds[keep]
+    pairs = np.unique(rows * n_kinds + kinds)  # each word once a paragraph
+    rows, kinds = pairs // n_kinds, pairs % n_kinds
+    document = documents.runs[rows]
+    is_headline = documents.position[rows] == 0
+    headline_keys = document[is_headline] * n_kinds + kinds[is_headline]
+    shared = np.isin(document * n_kinds + kinds, headline_keys)
+    headline_size = np.bincount(document[is_headline], minlength=len(documents.size))
+    counts = np.bincount(rows[shared], minlength=n_rows)
+    return counts / np.maximum(headline_size[documents.runs], 1)
 
 
 class TopicFeatures(TransformerMixin, BaseEstimator):
@@ -653,26 +749,38 @@ class TopicFeatures(TransformerMixin, BaseEstimator):
         self.max_features = max_features
 
     def fit(self, X, y=None):
-        self.vectorizer_ = CompactTfidfVectorizer(
-            token_pattern=r"(?u)\b\w\w+\b",
-            sublinear_tf=True,
-            min_df=2,
-            max_features=self.max_features,
-            dtype=np.float32,
+        self.vectorizer_ = NgramTfidf(
+            analyzer="word", min_df=2, max_features=self.max_features
         ).fit(X[TEXT_COLUMN].astype(str))
         return self
 
     def transform(self, X):
         check_is_fitted(self, "vectorizer_")
         texts = X[TEXT_COLUMN].astype(str).tolist()
+        documents = Documents(pd.Series(X[DOC_COLUMN].to_numpy()))
         matrix = self.vectorizer_.transform(texts).tocsr()
         terms = np.diff(matrix.indptr)
-        out = np.zeros((len(texts), len(TOPIC_CUES)))
+        gram_cues = np.zeros((len(texts), len(GRAM_CUES)))
         for part in document_slices(pd.Series(X[DOC_COLUMN].to_numpy())):
             rows = matrix[part]
-            gram = (rows @ rows.T).toarray().astype(float)
-            out[part] = document_topic_cues(gram, texts[part], terms[part])
-        return out
+            gram_cues[part] = document_topic_cues((rows @ rows.T).toarray().astype(float))
+        cue = dict(zip(GRAM_CUES, gram_cues.T, strict=True))
+        cue["sim_neighbours"] = np.maximum(cue["sim_previous"], cue["sim_next"])
+        cue["headline_word_overlap"] = headline_word_overlap(batch_words(texts), documents)
+        body = documents.position >= 1
+        for name in ("sim_rest", "sim_anchor"):
+            median = pd.Series(cue[name]).where(body).groupby(documents.runs).transform("median")
+            cue[f"{name}_vs_median"] = cue[name] - median.fillna(0.0).to_numpy()
+        ranks = pd.Series(cue["sim_anchor"]).groupby(documents.runs).rank(pct=True)
+        cue["sim_anchor_rank"] = ranks.to_numpy()
+        cue["window_sim_anchor"] = documents.window_mean(cue["sim_anchor"], 3)
+        cue["window_sim_rest"] = documents.window_mean(cue["sim_rest"], 3)
+        cue["log_terms"] = np.log1p(terms)
+        cue["no_terms"] = (terms == 0).astype(float)
+        cue["sim_before_minus_after"] = cue["sim_before"] - cue["sim_after"]
+        if not len(texts):
+            return np.zeros((0, len(TOPIC_CUES)))
+        return np.column_stack([cue[name] for name in TOPIC_CUES])
 
     def get_feature_names_out(self, input_features=None):
         return np.asarray(TOPIC_CUES, dtype=object)
@@ -766,25 +874,43 @@ def paragraph_features(
     step. (Layout, topic and memory cues feed the boosting stage; see model.py.)"""
     steps = []
     if use_words:
-        words = CompactTfidfVectorizer(
-            lowercase=True,
-            ngram_range=(1, 2),
-            min_df=2,
-            max_features=word_max_features,
-            sublinear_tf=True,
-            dtype=np.float32,
+        words = NgramTfidf(
+            analyzer="word", ngram_range=(1, 2), min_df=2, max_features=word_max_features
         )
         steps.append(("words", words, TEXT_COLUMN))
     if use_chars:
-        chars = CompactTfidfVectorizer(
+        chars = NgramTfidf(
             analyzer="char_wb",
             ngram_range=char_ngram_range,
             min_df=2,
             max_features=char_max_features,
-            sublinear_tf=True,
-            dtype=np.float32,
         )
         steps.append(("chars", chars, TEXT_COLUMN))
     if not steps:
         raise ValueError("paragraph_features needs words, characters or both")
     return ColumnTransformer(steps, sparse_threshold=1.0)
+
+
+# --------------------------------------------------------------------------- model files of v0.2
+
+
+class CompactTfidfVectorizer(TfidfVectorizer):
+    """The TF-IDF step of model files saved before :class:`newsseg.ngrams.NgramTfidf`
+    (kept so that they still load): a ``TfidfVectorizer`` saved with its vocabulary as one
+    array of terms. New models do not use it."""
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: object.__getstate__ gives __dict__
+        state.pop("stop_words_", None)
+        vocabulary = state.pop("vocabulary_", None)
+        if vocabulary is not None:
+            terms = sorted(vocabulary, key=vocabulary.__getitem__)
+            state["vocabulary_terms_"] = np.array(terms, dtype=str)
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        terms = state.pop("vocabulary_terms_", None)
+        if terms is not None:
+            state["vocabulary_"] = {str(term): index for index, term in enumerate(terms)}
+        super().__setstate__(state)

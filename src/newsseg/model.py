@@ -46,6 +46,7 @@ from newsseg.features import (
     MAX_CHARS,
     TEXT_COLUMN,
     WORD_MAX_FEATURES,
+    Documents,
     LayoutFeatures,
     ParagraphMemory,
     TopicFeatures,
@@ -243,18 +244,24 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         )
         real = np.flatnonzero(sources == np.arange(len(frame)))
         self.features_.fit(frame.iloc[real])
-        matrix = self.features_.transform(frame)
-        groups = frame[DOC_COLUMN].map(site_group).to_numpy()
-        folds = min(self.inner_folds, len(set(groups[real])))
+        # Rows copied from a training row take its probabilities: only the training rows
+        # and the new ones (joined notices) are read by the text model.
+        read = np.flatnonzero(sources < 0) if self.compose else np.zeros(0, dtype=int)
+        read = np.concatenate([real, read])
+        matrix = self.features_.transform(frame.iloc[read])
+        groups = frame[DOC_COLUMN].map(site_group).to_numpy()[read]
+        trained = np.arange(len(real))  # the training rows' places in `read`
+        folds = min(self.inner_folds, len(set(groups[trained])))
+        self.classifier_ = self._text_classifier().fit(matrix[trained], labels[real])
         proba = np.zeros((len(frame), len(self.classes_)))
-        self.classifier_ = self._text_classifier().fit(matrix[real], labels[real])
         if folds < 2:
-            return self._align(self.classifier_.predict_proba(matrix), self.classifier_)
-        splits = GroupKFold(n_splits=folds).split(real, groups=groups[real])
-        for train, test in splits:
-            held_out = np.isin(groups, np.unique(groups[real[test]]))
-            fold_model = self._text_classifier().fit(matrix[real[train]], labels[real[train]])
-            proba[held_out] = self._align(fold_model.predict_proba(matrix[held_out]), fold_model)
+            proba[read] = self._align(self.classifier_.predict_proba(matrix), self.classifier_)
+        else:
+            for train, test in GroupKFold(n_splits=folds).split(trained, groups=groups[trained]):
+                held_out = np.isin(groups, np.unique(groups[test]))
+                fold_model = self._text_classifier().fit(matrix[train], labels[real[train]])
+                fold_proba = fold_model.predict_proba(matrix[held_out])
+                proba[read[held_out]] = self._align(fold_proba, fold_model)
         copied = sources >= 0
         proba[copied] = proba[sources[copied]]
         return proba
@@ -356,25 +363,30 @@ def probability_context(proba: np.ndarray, doc_ids: pd.Series, classes: np.ndarr
     paragraph's probabilities, a window mean, the document mean, and the largest legal and
     teaser probability seen so far (a notice after the body starts the footer)."""
     k = proba.shape[1]
-    out = np.zeros((len(proba), 4 * k + 2))
-    legal = list(classes).index("legal") if "legal" in classes else None
-    teaser = list(classes).index("teaser") if "teaser" in classes else None
-    for part in document_slices(doc_ids):
-        p = proba[part]
-        zero = np.zeros((1, k))
-        out[part, :k] = np.vstack([zero, p[:-1]])
-        out[part, k : 2 * k] = np.vstack([p[1:], zero])
-        out[part, 2 * k : 3 * k] = (
-            pd.DataFrame(p).rolling(WINDOW_CONTEXT, center=True, min_periods=1).mean().to_numpy()
-        )
-        out[part, 3 * k : 4 * k] = p.mean(axis=0)
-        if legal is not None:
-            seen = p[:, legal].copy()
-            seen[:4] = 0.0  # a notice before the body is a banner, not a footer
-            out[part, 4 * k] = np.concatenate([[0.0], np.maximum.accumulate(seen)[:-1]])
-        if teaser is not None:
-            out[part, 4 * k + 1] = np.concatenate([[0.0], np.maximum.accumulate(p[:, teaser])[:-1]])
-    return out
+    documents = Documents(doc_ids)
+    first = (documents.position == 0)[:, None]
+    last = (documents.position == documents.size[documents.runs] - 1)[:, None]
+    columns = range(k)
+    parts = [
+        np.where(first, 0.0, np.roll(proba, 1, axis=0)),
+        np.where(last, 0.0, np.roll(proba, -1, axis=0)),
+        np.column_stack([documents.window_mean(proba[:, j], WINDOW_CONTEXT) for j in columns]),
+        np.column_stack([documents.total(proba[:, j]) for j in columns])
+        / np.maximum(documents.size[documents.runs], 1)[:, None],
+    ]
+    for label in ("legal", "teaser"):
+        seen = np.zeros(len(proba))
+        if label in classes:
+            seen = proba[:, list(classes).index(label)].copy()
+            if label == "legal":
+                seen[documents.position < BANNER_ROWS] = 0.0  # a banner, not a footer
+            seen = documents.running_max_before(seen)
+        parts.append(seen[:, None])
+    return np.hstack(parts).reshape(len(proba), 4 * k + 2)
+
+
+BANNER_ROWS = 4
+"""A notice among a page's first rows is a banner, not the start of its footer."""
 
 
 # --------------------------------------------------------------------------- model files
@@ -382,6 +394,7 @@ def probability_context(proba: np.ndarray, doc_ids: pd.Series, classes: np.ndarr
 PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
 
 TRUSTED_TYPES = [
+    "newsseg.ngrams.NgramTfidf",
     "newsseg.features.CompactTfidfVectorizer",
     "newsseg.features.TopicFeatures",
     "newsseg.features.ParagraphMemory",

@@ -1,0 +1,413 @@
+"""Word and character n-gram TF-IDF over whole batches of paragraphs, with numpy.
+
+scikit-learn's ``TfidfVectorizer`` builds every n-gram of every paragraph as a Python string
+and looks it up in a dict: for character n-grams that is most of newsseg's prediction time.
+:class:`NgramTfidf` does the same job over a batch at once. The batch is joined into one
+string and read as an array of code points; every n-gram becomes a 64-bit polynomial hash
+computed with a few array operations, and a fitted vocabulary is a sorted array of hashes
+(capped by document frequency, as ``max_features`` caps scikit-learn's), looked up with
+``searchsorted``. Feature names are kept for the vocabulary, so the model still explains
+itself. Two analyzers:
+
+- ``"char_wb"``: character n-grams inside whitespace-separated words padded with one space
+  at each end (scikit-learn's ``char_wb``, except that a word shorter than ``n`` gives no
+  n-gram of that length);
+- ``"word"``: runs of at least two word characters (scikit-learn's default token pattern)
+  and n-grams of consecutive tokens.
+
+Text is lower-cased and its whitespace collapsed first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.preprocessing import normalize
+from sklearn.utils.validation import check_is_fitted
+
+ANALYZERS = ("char_wb", "word")
+BATCH_TEXTS = 8192
+"""Texts analysed at once: bounds the memory of the hash arrays, whatever the input size."""
+
+_TOKEN = re.compile(r"\w\w+")
+_SEPARATOR = "\x00"
+_SPACE = 32
+_MULTIPLIER = np.uint64(0x100000001B3)
+"""The polynomial's base (the 64-bit FNV prime: odd, so no information is shifted out)."""
+_LENGTH_SALT = 0x9E3779B97F4A7C15
+"""Added once per n-gram length, so n-grams of different lengths hash apart."""
+
+
+def _salt(n: int) -> np.uint64:
+    return np.uint64(_LENGTH_SALT * n % 2**64)  # in Python ints: numpy scalars warn on wrap
+
+
+_ROW_MIX = np.uint64(0xC2B2AE3D27D4EB4F)
+"""Mixes a row number into a hash, to count each n-gram once per text."""
+_BMP = 0x10000
+_BUCKET_BITS = 18
+_BUCKETS = 1 << _BUCKET_BITS
+_BUCKET_MIX = np.uint64(0x9E3779B97F4A7C15)
+"""Fibonacci hashing: multiplying spreads every bit of a hash into the top bits."""
+
+
+def _bucket(hashes: np.ndarray) -> np.ndarray:
+    return ((hashes * _BUCKET_MIX) >> np.uint64(64 - _BUCKET_BITS)).astype(np.intp)
+
+
+@dataclass
+class Ngrams:
+    """The n-grams of a batch: their hashes, the text each stands in, and where each
+    starts and ends in ``joined`` (the batch's normalised text), for naming them."""
+
+    hashes: np.ndarray
+    rows: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    joined: str
+
+
+def normalised_codes(texts: list[str]) -> tuple[str, np.ndarray, np.ndarray]:
+    """The batch as one string (texts lower-cased, whitespace collapsed, each padded by a
+    space and separated by NUL), its code points, and the text of each code point."""
+    parts = [" ".join(text.lower().replace(_SEPARATOR, " ").split()) for text in texts]
+    joined = " " + f" {_SEPARATOR} ".join(parts) + " "
+    codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    rows = np.cumsum(codes == 0)
+    return joined, codes, rows
+
+
+def char_ngrams(texts: list[str], n_min: int, n_max: int, spans: bool = False) -> Ngrams:
+    """Character n-grams of the words of each text, each word padded by spaces (with
+    ``spans``, where each starts and ends: only naming needs them)."""
+    joined, codes, rows = normalised_codes(texts)
+    values = codes.astype(np.uint64)
+    space = codes == _SPACE
+    separator = codes == 0
+    hashes, starts, lengths = [], [], []
+    running = values.copy()
+    crosses = separator.copy()  # the n-gram holds a separator
+    interior = np.zeros(len(codes), dtype=bool)  # a space inside the n-gram
+    for n in range(1, n_max + 1):
+        size = len(codes) - n + 1
+        if size <= 0:
+            break
+        if n > 1:
+            running = running[:size] * _MULTIPLIER + values[n - 1 : n - 1 + size]
+            crosses = crosses[:size] | separator[n - 1 : n - 1 + size]
+            interior = interior[:size]
+            if n > 2:
+                interior |= space[n - 2 : n - 2 + size]
+        if n < n_min:
+            continue
+        invalid = crosses | interior
+        if n == 1:
+            invalid = invalid | space[:size]
+        elif n == 2:
+            invalid = invalid | (space[:size] & space[1 : 1 + size])
+        keep = np.flatnonzero(~invalid)
+        hashes.append(running[keep] + _salt(n))
+        starts.append(keep)
+        lengths.append(n)
+    return _collect(hashes, starts, lengths, rows, joined, spans)
+
+
+def _collect(hashes, starts, lengths, rows, joined, spans: bool) -> Ngrams:
+    empty = np.zeros(0, dtype=np.int64)
+    if not hashes:
+        return Ngrams(np.zeros(0, dtype=np.uint64), empty, empty, empty, joined)
+    start = np.concatenate(starts)
+    if spans:
+        ends = np.concatenate([s + n for s, n in zip(starts, lengths, strict=True)])
+        return Ngrams(np.concatenate(hashes), rows[start], start, ends, joined)
+    return Ngrams(np.concatenate(hashes), rows[start], empty, empty, joined)
+
+
+WORD, DIGIT, SPACE = 1, 2, 4
+"""Bits of :func:`character_classes`: ``\\w``, ``\\d`` and ``\\s`` as Python's ``re`` has them."""
+
+_class_table: np.ndarray | None = None
+
+
+def _classes_of(code: int) -> int:
+    character = chr(code)
+    word = character.isalnum() or character == "_"
+    return WORD * word | DIGIT * character.isdecimal() | SPACE * character.isspace()
+
+
+def character_classes(codes: np.ndarray) -> np.ndarray:
+    """The class bits of each code point (a table for the Basic Multilingual Plane, built
+    once; code points beyond it are looked up one by one: they are rare)."""
+    global _class_table
+    if _class_table is None:
+        _class_table = np.array([_classes_of(code) for code in range(_BMP)], dtype=np.uint8)
+    out = _class_table[np.minimum(codes, _BMP - 1)]
+    beyond = np.flatnonzero(codes >= _BMP)
+    if len(beyond):
+        out[beyond] = [_classes_of(code) for code in codes[beyond].tolist()]
+    return out
+
+
+def is_word_character(codes: np.ndarray) -> np.ndarray:
+    return (character_classes(codes) & WORD).astype(bool)
+
+
+def code_points(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The texts' code points joined by NUL (a NUL inside a text becomes a space) and the
+    text of each code point (a separator counts for the text after it)."""
+    joined = _SEPARATOR.join(text.replace(_SEPARATOR, " ") for text in texts)
+    codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return codes, np.cumsum(codes == 0)
+
+
+@dataclass
+class Words:
+    """The words (runs of word characters) of a batch of texts, lower-cased."""
+
+    rows: np.ndarray
+    """The text of each word."""
+    kinds: np.ndarray
+    """Which of ``distinct`` each word is."""
+    distinct: list[str]
+    """The batch's different words."""
+
+
+def batch_words(texts: list[str]) -> Words:
+    """Every word of every text (``re.findall(r"\\w+", text.lower())``), with the
+    batch's distinct words listed once, so that a test of a word runs once a batch."""
+    lowered = [text.lower() for text in texts]
+    codes, rows = code_points(lowered)
+    edges = np.diff(is_word_character(codes).astype(np.int8), prepend=0, append=0)
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    hashes = _span_hashes(codes, starts, ends)
+    _, first, kinds = np.unique(hashes, return_index=True, return_inverse=True)
+    joined = _SEPARATOR.join(lowered)
+    spans = zip(starts[first].tolist(), ends[first].tolist(), strict=True)
+    distinct = [joined[a:b] for a, b in spans]
+    return Words(rows[starts], kinds.ravel(), distinct)
+
+
+def word_ngrams(
+    texts: list[str], n_min: int, n_max: int, min_token_chars: int = 2, spans: bool = False
+) -> Ngrams:
+    """Tokens (runs of at least ``min_token_chars`` word characters) and n-grams of
+    consecutive tokens of one text."""
+    joined, codes, rows = normalised_codes(texts)
+    edges = np.diff(is_word_character(codes).astype(np.int8), prepend=0, append=0)
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    keep = (ends - starts) >= min_token_chars
+    starts, ends = starts[keep], ends[keep]
+    token_hashes = _span_hashes(codes, starts, ends)
+    token_rows = rows[starts]
+    hashes, spans_start, spans_end = [], [], []
+    for n in range(n_min, n_max + 1):
+        size = len(starts) - n + 1
+        if size <= 0:
+            break
+        running = token_hashes[:size].copy()
+        same_text = np.ones(size, dtype=bool)
+        for k in range(1, n):
+            running = running * _MULTIPLIER + token_hashes[k : k + size]
+            same_text &= token_rows[k : k + size] == token_rows[:size]
+        keep = np.flatnonzero(same_text)
+        hashes.append(running[keep] + _salt(n))
+        spans_start.append(starts[keep])
+        spans_end.append(ends[keep + n - 1])
+    if not hashes:
+        return _collect([], [], [], rows, joined, spans)
+    start = np.concatenate(spans_start)
+    ends = np.concatenate(spans_end) if spans else np.zeros(0, dtype=np.int64)
+    return Ngrams(np.concatenate(hashes), rows[start], start, ends, joined)
+
+
+def _span_hashes(codes: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The polynomial hash of each span ``codes[start:end]`` (spans non-empty, disjoint)."""
+    if len(starts) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    lengths = ends - starts
+    first = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    offsets = np.arange(lengths.sum()) - np.repeat(first, lengths)
+    positions = np.repeat(starts, lengths) + offsets
+    exponents = np.repeat(lengths, lengths) - 1 - offsets
+    powers = np.cumprod(np.full(int(lengths.max()), _MULTIPLIER, dtype=np.uint64))
+    powers = np.concatenate([[np.uint64(1)], powers[:-1]])
+    terms = codes[positions].astype(np.uint64) * powers[exponents]
+    return np.add.reduceat(terms, first)
+
+
+def analyse(
+    texts: list[str], analyzer: str, ngram_range: tuple[int, int], spans: bool = False
+) -> Ngrams:
+    n_min, n_max = ngram_range
+    if analyzer == "char_wb":
+        return char_ngrams(texts, n_min, n_max, spans)
+    return word_ngrams(texts, n_min, n_max, spans=spans)
+
+
+def _batches(texts: list[str]) -> Iterable[tuple[int, list[str]]]:
+    for offset in range(0, len(texts), BATCH_TEXTS):
+        yield offset, texts[offset : offset + BATCH_TEXTS]
+
+
+class NgramTfidf(TransformerMixin, BaseEstimator):
+    """TF-IDF over word or character n-grams (see the module docstring), fitted and applied
+    batch-wise with numpy. Sublinear term frequency, smoothed IDF and L2-normalised rows, as
+    ``TfidfVectorizer(sublinear_tf=True)``; ``max_features`` keeps the most frequent
+    n-grams.
+
+    Parameters
+    ----------
+    analyzer : ``"char_wb"`` or ``"word"``.
+    ngram_range : the smallest and largest n.
+    min_df : n-grams found in fewer documents are left out.
+    max_features : at most this many n-grams (None keeps all).
+    """
+
+    def __init__(
+        self,
+        analyzer: str = "word",
+        ngram_range: tuple[int, int] = (1, 1),
+        min_df: int = 1,
+        max_features: int | None = None,
+    ) -> None:
+        self.analyzer = analyzer
+        self.ngram_range = ngram_range
+        self.min_df = min_df
+        self.max_features = max_features
+
+    def fit(self, X, y=None):
+        if self.analyzer not in ANALYZERS:
+            raise ValueError(f"analyzer must be one of {ANALYZERS}, not {self.analyzer!r}")
+        n_min, n_max = self.ngram_range
+        if not 1 <= n_min <= n_max:
+            raise ValueError(f"ngram_range must be 1 <= min <= max, not {self.ngram_range}")
+        texts = _as_texts(X)
+        hashes, documents, occurrences = self._frequencies(texts)
+        keep = np.flatnonzero(documents >= self.min_df)
+        if self.max_features is not None and len(keep) > self.max_features:
+            order = np.argsort(-occurrences[keep], kind="stable")[: self.max_features]
+            keep = keep[order]
+        if len(keep) == 0:
+            raise ValueError("no n-grams left: the texts are empty or min_df is too high")
+        keep = keep[np.argsort(_bucket(hashes[keep]), kind="stable")]
+        self.__dict__.pop("_bucket_starts", None)
+        self.hashes_ = hashes[keep]
+        self.idf_ = (np.log((1 + len(texts)) / (1 + documents[keep])) + 1).astype(np.float32)
+        self.terms_ = self._names(texts)
+        self.n_features_out_ = len(keep)
+        return self
+
+    def _frequencies(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every n-gram's hash (sorted), the number of texts it stands in and its number
+        of occurrences (``max_features`` keeps the most frequent, as scikit-learn does)."""
+        parts = []
+        for _, batch in _batches(texts):
+            found = analyse(batch, self.analyzer, self.ngram_range)
+            hashes, inverse, occurrences = np.unique(
+                found.hashes, return_inverse=True, return_counts=True
+            )
+            pairs = found.hashes ^ (found.rows.astype(np.uint64) * _ROW_MIX)
+            _, first = np.unique(pairs, return_index=True)
+            documents = np.bincount(inverse.ravel()[first], minlength=len(hashes))
+            parts.append((hashes, documents, occurrences))
+        if not parts:
+            return np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+        if len(parts) == 1:
+            return parts[0]
+        hashes, inverse = np.unique(np.concatenate([p[0] for p in parts]), return_inverse=True)
+        inverse = inverse.ravel()
+        merged = [
+            np.bincount(inverse, weights=np.concatenate([p[k] for p in parts])).astype(np.int64)
+            for k in (1, 2)
+        ]
+        return hashes, merged[0], merged[1]
+
+    def _names(self, texts: list[str]) -> np.ndarray:
+        """A name for each vocabulary hash: the (normalised) text of its first occurrence."""
+        names = np.full(len(self.hashes_), "", dtype=object)
+        missing = np.ones(len(self.hashes_), dtype=bool)
+        for _, batch in _batches(texts):
+            found = analyse(batch, self.analyzer, self.ngram_range, spans=True)
+            where, hit = self._lookup(found.hashes)
+            columns, first = np.unique(where[hit], return_index=True)
+            new = missing[columns]
+            spans = np.flatnonzero(hit)[first[new]]
+            bounds = zip(found.starts[spans], found.ends[spans], strict=True)
+            texts_of = [found.joined[a:b] for a, b in bounds]
+            if self.analyzer == "word":  # the tokens, without what stands between them
+                texts_of = [" ".join(_TOKEN.findall(text)) for text in texts_of]
+            names[columns[new]] = texts_of
+            missing[columns[new]] = False
+            if not missing.any():
+                break
+        return np.array(names.tolist(), dtype=str)
+
+    def _lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The vocabulary column of each hash, and whether it is in the vocabulary at all.
+
+        A binary search per n-gram is slow, so the vocabulary (sorted by bucket) is
+        indexed by the top bits of a mixed hash: most buckets hold at most one term, and
+        each further round looks only at n-grams whose bucket holds more."""
+        buckets = _bucket(hashes)
+        where = self.bucket_starts_[buckets]
+        stop = self.bucket_starts_[buckets + 1]
+        hit = np.zeros(len(hashes), dtype=bool)
+        open_ = np.flatnonzero(where < stop)
+        while len(open_):
+            found = self.hashes_[where[open_]] == hashes[open_]
+            hit[open_[found]] = True
+            open_ = open_[~found]
+            where[open_] += 1
+            open_ = open_[where[open_] < stop[open_]]
+        return np.minimum(where, len(self.hashes_) - 1), hit
+
+    @property
+    def bucket_starts_(self) -> np.ndarray:
+        """Where each bucket's terms start in ``hashes_`` (built once, not saved)."""
+        starts = self.__dict__.get("_bucket_starts")
+        if starts is None:
+            counts = np.bincount(_bucket(self.hashes_), minlength=_BUCKETS)
+            starts = np.concatenate([[0], np.cumsum(counts)])
+            self.__dict__["_bucket_starts"] = starts
+        return starts
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state.pop("_bucket_starts", None)
+        return state
+
+    def transform(self, X) -> sp.csr_matrix:
+        check_is_fitted(self, "hashes_")
+        texts = _as_texts(X)
+        parts = [self._transform_batch(batch) for _, batch in _batches(texts)]
+        if not parts:
+            return sp.csr_matrix((0, self.n_features_out_), dtype=np.float32)
+        return sp.vstack(parts, format="csr")
+
+    def _transform_batch(self, texts: list[str]) -> sp.csr_matrix:
+        found = analyse(texts, self.analyzer, self.ngram_range)
+        where, hit = self._lookup(found.hashes)
+        counts = sp.csr_matrix(
+            (np.ones(int(hit.sum()), dtype=np.float32), (found.rows[hit], where[hit])),
+            shape=(len(texts), self.n_features_out_),
+        )
+        counts.sum_duplicates()
+        counts.data = (np.log(counts.data) + 1) * self.idf_[counts.indices]
+        return normalize(counts, copy=False)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        check_is_fitted(self, "hashes_")
+        return np.asarray(self.terms_, dtype=object)
+
+
+def _as_texts(X) -> list[str]:
+    if isinstance(X, str):
+        raise ValueError("expected an iterable of texts, not one string")
+    return ["" if text is None else str(text) for text in X]
