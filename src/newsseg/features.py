@@ -460,18 +460,22 @@ class Documents:
         return np.add.reduceat(np.asarray(values, dtype=float), self.first_row)[self.runs]
 
     def window_mean(self, values: np.ndarray, width: int) -> np.ndarray:
-        """Centred moving average over ``width`` rows, cut at the document's ends."""
-        prefix = np.concatenate([[0.0], np.cumsum(values, dtype=float)])
-        rows = np.arange(len(values))
-        low = np.maximum(rows - width // 2, self.start)
-        high = np.minimum(rows + width // 2 + 1, self.stop)
-        return (prefix[high] - prefix[low]) / (high - low)
+        """Centred moving average over ``width`` rows, cut at the document's ends. (Summed
+        window by window, not from running sums: the same rows give the same values in
+        any batch.)"""
+        values = np.asarray(values, dtype=float)
+        total, count = np.zeros(len(values)), np.zeros(len(values))
+        last = self.size[self.runs] - 1
+        for offset in range(-(width // 2), width // 2 + 1):
+            inside = (self.position + offset >= 0) & (self.position + offset <= last)
+            total += np.where(inside, np.roll(values, -offset), 0.0)
+            count += inside
+        return total / count
 
     def running_max_before(self, values: np.ndarray) -> np.ndarray:
-        """The largest of the values (in [0, 1]) of the rows before each row in its
-        document; 0 for a document's first row."""
-        offset = 2.0 * self.runs  # later documents lie above earlier ones
-        running = np.maximum.accumulate(values + offset) - offset
+        """The largest of the values of the rows before each row in its document; 0 for a
+        document's first row. (Exact: the same rows give the same values in any batch.)"""
+        running = pd.Series(values).groupby(self.runs).cummax().to_numpy(float)
         return np.where(self.position > 0, np.roll(running, 1), 0.0)
 
     def neighbours_max(self, values: np.ndarray) -> np.ndarray:
