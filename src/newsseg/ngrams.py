@@ -77,9 +77,14 @@ def normalised_codes(texts: list[str]) -> tuple[str, np.ndarray, np.ndarray]:
     space and separated by NUL), its code points, and the text of each code point."""
     parts = [" ".join(text.lower().replace(_SEPARATOR, " ").split()) for text in texts]
     joined = " " + f" {_SEPARATOR} ".join(parts) + " "
+    return joined, *_codes(joined)
+
+
+def _codes(joined: str) -> tuple[np.ndarray, np.ndarray]:
+    """The code points of a NUL-joined batch, and the text of each (a separator counts
+    for the text after it)."""
     codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    rows = np.cumsum(codes == 0)
-    return joined, codes, rows
+    return codes, np.cumsum(codes == 0)
 
 
 def char_ngrams(texts: list[str], n_min: int, n_max: int, spans: bool = False) -> Ngrams:
@@ -160,9 +165,13 @@ def is_word_character(codes: np.ndarray) -> np.ndarray:
 def code_points(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """The texts' code points joined by NUL (a NUL inside a text becomes a space) and the
     text of each code point (a separator counts for the text after it)."""
-    joined = _SEPARATOR.join(text.replace(_SEPARATOR, " ") for text in texts)
-    codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    return codes, np.cumsum(codes == 0)
+    return _codes(_SEPARATOR.join(text.replace(_SEPARATOR, " ") for text in texts))
+
+
+def word_spans(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of word characters starts and ends (exclusive)."""
+    edges = np.diff(is_word_character(codes).astype(np.int8), prepend=0, append=0)
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
 @dataclass
@@ -182,9 +191,7 @@ def batch_words(texts: list[str]) -> Words:
     batch's distinct words listed once, so that a test of a word runs once a batch."""
     lowered = [text.lower() for text in texts]
     codes, rows = code_points(lowered)
-    edges = np.diff(is_word_character(codes).astype(np.int8), prepend=0, append=0)
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1)
+    starts, ends = word_spans(codes)
     hashes = _span_hashes(codes, starts, ends)
     _, first, kinds = np.unique(hashes, return_index=True, return_inverse=True)
     joined = _SEPARATOR.join(lowered)
@@ -199,9 +206,7 @@ def word_ngrams(
     """Tokens (runs of at least ``min_token_chars`` word characters) and n-grams of
     consecutive tokens of one text."""
     joined, codes, rows = normalised_codes(texts)
-    edges = np.diff(is_word_character(codes).astype(np.int8), prepend=0, append=0)
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1)
+    starts, ends = word_spans(codes)
     keep = (ends - starts) >= min_token_chars
     starts, ends = starts[keep], ends[keep]
     token_hashes = _span_hashes(codes, starts, ends)
