@@ -93,6 +93,8 @@ class ParagraphBatch:
         before_space = ((character_classes(after) & SPACE) > 0) | (after == 0)
         self.sentence_ends = per_paragraph(stop & before_space)
         self.word_list = batch_words(texts)
+        self.copyright = self.matches(_COPYRIGHT)
+        """© or "copyright": a cue of its own and part of the strong legal cue."""
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -190,7 +192,7 @@ def has_caps_lead_in(batch: ParagraphBatch) -> np.ndarray:
 
 
 def has_copyright(batch: ParagraphBatch) -> np.ndarray:
-    return batch.matches(_COPYRIGHT)
+    return batch.copyright
 
 
 def has_year(batch: ParagraphBatch) -> np.ndarray:
@@ -333,7 +335,7 @@ def strong_legal_cue(batch: ParagraphBatch) -> np.ndarray:
     strong = batch.count_words(STRONG_LEGAL_WORDS.__contains__)
     distinct = batch.count_distinct_words(LEGAL_WORDS.__contains__)
     notice_words = (strong >= STRONG_LEGAL_MIN) | (distinct >= DISTINCT_LEGAL_MIN)
-    return ((has_copyright(batch) > 0) | notice_words).astype(float)
+    return ((batch.copyright > 0) | notice_words).astype(float)
 
 
 def ends_with_ellipsis(batch: ParagraphBatch) -> np.ndarray:
@@ -402,9 +404,9 @@ def text_cues(text: pd.Series) -> pd.DataFrame:
 
 def position_cues(doc_ids: pd.Series) -> pd.DataFrame:
     """Where each paragraph stands in its document (rows of a document are consecutive)."""
-    groups = pd.Series(doc_ids.to_numpy()).groupby(_runs(doc_ids), sort=False)
-    from_start = groups.cumcount().to_numpy(float)
-    size = groups.transform("size").to_numpy(float)
+    documents = Documents(doc_ids)
+    from_start = documents.position.astype(float)
+    size = documents.size[documents.runs].astype(float)
     from_end = size - 1 - from_start
     return pd.DataFrame(
         {
@@ -761,11 +763,12 @@ class TopicFeatures(TransformerMixin, BaseEstimator):
     def transform(self, X):
         check_is_fitted(self, "vectorizer_")
         texts = X[TEXT_COLUMN].astype(str).tolist()
-        documents = Documents(pd.Series(X[DOC_COLUMN].to_numpy()))
+        doc_ids = pd.Series(X[DOC_COLUMN].to_numpy())
+        documents = Documents(doc_ids)
         matrix = self.vectorizer_.transform(texts).tocsr()
         terms = np.diff(matrix.indptr)
         gram_cues = np.zeros((len(texts), len(GRAM_CUES)))
-        for part in document_slices(pd.Series(X[DOC_COLUMN].to_numpy())):
+        for part in document_slices(doc_ids):
             rows = matrix[part]
             gram_cues[part] = document_topic_cues((rows @ rows.T).toarray().astype(float))
         cue = dict(zip(GRAM_CUES, gram_cues.T, strict=True))

@@ -246,8 +246,7 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         self.features_.fit(frame.iloc[real])
         # Rows copied from a training row take its probabilities: only the training rows
         # and the new ones (joined notices) are read by the text model.
-        read = np.flatnonzero(sources < 0) if self.compose else np.zeros(0, dtype=int)
-        read = np.concatenate([real, read])
+        read = np.concatenate([real, np.flatnonzero(sources < 0)])
         matrix = self.features_.transform(frame.iloc[read])
         groups = frame[DOC_COLUMN].map(site_group).to_numpy()[read]
         trained = np.arange(len(real))  # the training rows' places in `read`
@@ -382,7 +381,7 @@ def probability_context(proba: np.ndarray, doc_ids: pd.Series, classes: np.ndarr
                 seen[documents.position < BANNER_ROWS] = 0.0  # a banner, not a footer
             seen = documents.running_max_before(seen)
         parts.append(seen[:, None])
-    return np.hstack(parts).reshape(len(proba), 4 * k + 2)
+    return np.hstack(parts)
 
 
 BANNER_ROWS = 4
