@@ -203,3 +203,24 @@ def test_cv_body_f1_is_the_article_body_score_not_the_body_labels_f1(tiny_corpus
     body_f1s = [fold["body_f1"] for fold in cv["fold_scores"]]
     assert cv["per_fold"]["body_f1"]["mean"] == pytest.approx(np.mean(body_f1s))
     assert cv["per_label"]["body"]["f1"]["mean"] < min(body_f1s)  # a different score
+
+
+def test_calibration_scores_a_hand_made_set_of_probabilities():
+    from newsseg.evaluate import calibration, expected_calibration_error
+
+    # Ten paragraphs at 0.9 confidence of which 9 are right: perfectly calibrated.
+    proba = np.tile([0.9, 0.1], (10, 1))
+    truth = np.array([0] * 9 + [1])
+    scores = calibration(proba, truth, predicted_index=np.zeros(10, dtype=int))
+    assert scores["ece"] == pytest.approx(0.0)
+    assert scores["decoded_ece"] == pytest.approx(0.0)
+    assert scores["brier"] == pytest.approx((9 * 0.02 + 1.62) / 10)
+    assert scores["log_loss"] == pytest.approx(-(9 * np.log(0.9) + np.log(0.1)) / 10)
+    # Always sure, right half of the time: a gap of one half.
+    assert expected_calibration_error(np.ones(4), np.array([1, 0, 1, 0])) == pytest.approx(0.5)
+    # The decoded label's confidence is scored, not the largest probability: label 1 at
+    # 0.1 is right once in ten, calibrated too; at 0.9 it would be off by 0.8.
+    decoded = calibration(proba, truth, predicted_index=np.ones(10, dtype=int))["decoded_ece"]
+    assert decoded == pytest.approx(0.0)
+    wrong = calibration(proba[:, ::-1], truth, predicted_index=np.ones(10, dtype=int))
+    assert wrong["decoded_ece"] == pytest.approx(0.8)

@@ -115,6 +115,56 @@ def score(frame: pd.DataFrame, predicted: Sequence[str], labels: Sequence[str] =
     }
 
 
+# --------------------------------------------------------------------------- calibration
+
+CALIBRATION_BINS = 10
+"""Equal-width confidence bins of the expected calibration error."""
+LOG_LOSS_FLOOR = 1e-12
+"""Smallest probability of a true label counted in the log-loss (a zero would be infinite)."""
+
+
+def expected_calibration_error(
+    confidence: np.ndarray, correct: np.ndarray, bins: int = CALIBRATION_BINS
+) -> float:
+    """The mean gap between confidence and accuracy over ``bins`` equal-width confidence
+    bins, each weighted by its share of the paragraphs."""
+    if len(confidence) == 0:
+        return 0.0
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    gap = 0.0
+    for b in range(bins):
+        chosen = which == b
+        if chosen.any():
+            gap += chosen.mean() * abs(confidence[chosen].mean() - correct[chosen].mean())
+    return float(gap)
+
+
+def calibration(
+    proba: np.ndarray, truth_index: np.ndarray, predicted_index: np.ndarray | None = None
+) -> dict[str, float]:
+    """How well label probabilities ``(n, K)`` fit the true label indices: the expected
+    calibration error of the largest probability (``ece``), or of the probability of
+    ``predicted_index`` when given (``decoded_ece``: the confidence a decoder reports for its
+    own label), the multi-class Brier score and the log-loss."""
+    rows = np.arange(len(truth_index))
+    guess = proba.argmax(axis=1)
+    onehot = np.zeros_like(proba)
+    onehot[rows, truth_index] = 1.0
+    result = {
+        "ece": expected_calibration_error(proba.max(axis=1), guess == truth_index),
+        "brier": float(np.mean(((proba - onehot) ** 2).sum(axis=1))) if len(rows) else 0.0,
+        "log_loss": float(-np.mean(np.log(np.clip(proba[rows, truth_index], LOG_LOSS_FLOOR, 1))))
+        if len(rows)
+        else 0.0,
+    }
+    if predicted_index is not None:
+        result["decoded_ece"] = expected_calibration_error(
+            proba[rows, predicted_index], predicted_index == truth_index
+        )
+    return result
+
+
 # --------------------------------------------------------------------------- breakdowns
 
 PREDICTED = "predicted"
