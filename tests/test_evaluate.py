@@ -224,3 +224,24 @@ def test_calibration_scores_a_hand_made_set_of_probabilities():
     assert decoded == pytest.approx(0.0)
     wrong = calibration(proba[:, ::-1], truth, predicted_index=np.ones(10, dtype=int))
     assert wrong["decoded_ece"] == pytest.approx(0.8)
+
+
+def test_ablation_switches_each_component_and_reuses_a_given_baseline(tiny_frame_for_ablation):
+    model = ParagraphLabeler(**TINY_PARAMS, inner_folds=2)
+    frame = tiny_frame_for_ablation
+    cv = evaluate.cross_validate(model, frame, folds=2)
+    variants = {evaluate.ABLATION_BASELINE: {}, "without layout cues": {"use_layout": False}}
+    table = evaluate.ablation(model, frame, folds=2, variants=variants, baseline=(cv, 12.34))
+    assert table["folds"] == 2 and table["group_by"] == "site"
+    baseline, switched = table["variants"]
+    assert baseline["variant"] == evaluate.ABLATION_BASELINE
+    assert baseline["seconds"] == 12.3 and baseline["macro_f1"] == cv["pooled"]["macro_f1"]
+    assert switched["variant"] == "without layout cues"
+    assert switched["params"] == {"use_layout": False}
+    assert set(switched["f1"]) == {"headline", "body", "legal", "teaser"}
+    assert 0.0 <= switched["macro_f1"] <= 1.0
+
+
+@pytest.fixture(scope="module")
+def tiny_frame_for_ablation(tiny_corpus):
+    return dataset.read_documents([tiny_corpus], labeled=True)
