@@ -215,8 +215,12 @@ def test_reported_probabilities_are_the_chains_tempered_marginals(tiny_labeler, 
     proba = tiny_labeler.predict_proba(X)
     assert np.allclose(proba.sum(axis=1), 1.0)
     booster = tiny_labeler.booster_proba(X)
-    emission = tiny_labeler.log_emission(booster, tiny_labeler.temperature_)
-    marginals = sequence.decode_documents(emission, dataset_slices(X), tiny_labeler.chain_, True)
+    marginals = sequence.tempered_marginals(
+        tiny_labeler.log_emission(booster),
+        dataset_slices(X),
+        tiny_labeler.chain_,
+        tiny_labeler.temperature_,
+    )
     assert np.allclose(proba, marginals)
     labels, reported = tiny_labeler.predict_with_proba(X)
     assert np.allclose(reported, proba)

@@ -104,3 +104,18 @@ def test_fit_temperature_softens_overconfident_probabilities():
     assert temperature > 1.0
     assert calibrated.max(axis=1).mean() == pytest.approx(0.8, abs=0.02)
     assert sequence.mean_log_loss(calibrated, truth) < sequence.mean_log_loss(proba, truth)
+
+
+def test_a_chain_temperature_softens_marginals_but_keeps_the_viterbi_path():
+    rng = np.random.default_rng(3)
+    chain = random_chain(rng, 4)
+    emission, slices = random_documents(rng, 20, 4, longest=12)
+    path = sequence.decode_documents(emission, slices, chain)
+    for temperature in (0.5, 3.0):
+        hot = sequence.decode_documents(emission / temperature, slices, chain.tempered(temperature))
+        assert hot.tolist() == path.tolist()
+    plain = sequence.tempered_marginals(emission, slices, chain, 1.0)
+    assert np.allclose(plain, sequence.decode_documents(emission, slices, chain, posterior=True))
+    soft = sequence.tempered_marginals(emission, slices, chain, 3.0)
+    assert np.allclose(soft.sum(axis=1), 1.0)
+    assert soft.max(axis=1).mean() < plain.max(axis=1).mean()

@@ -58,6 +58,7 @@ from newsseg.sequence import (
     decode_documents,
     fit_temperature,
     log_proba,
+    tempered_marginals,
     transition_log_probs,
 )
 from newsseg.sequence import viterbi as viterbi  # re-exported: the per-document reference
@@ -112,8 +113,8 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
        text model's probabilities of each paragraph and its neighbours;
     3. a linear chain over label transitions learned from the training documents: Viterbi
        gives the labels; forward-backward gives each paragraph's posterior label marginals,
-       the probabilities the model reports, with the booster's emissions scaled by a
-       temperature fitted on sites held out of training (calibration).
+       the probabilities the model reports, over the chain divided by a temperature fitted on
+       sites held out of training (calibration; the Viterbi path stays the same).
 
     Training documents are joined by pages composed from them (see :mod:`newsseg.augment`).
 
@@ -239,8 +240,10 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         return np.log(counts / counts.sum())
 
     def _fit_temperature(self, data: StageTwoData) -> float:
-        """The emission temperature whose posterior marginals have the least log-loss on
-        the calibration holdout (1.0 when there is no holdout to fit it on)."""
+        """The chain temperature whose posterior marginals have the least log-loss on the
+        calibration holdout (1.0 when there is no holdout to fit it on). It divides emission
+        and transition scores alike, so it calibrates the marginals without changing the
+        Viterbi labels."""
         held_out = self.holdout_booster_proba(data)
         if held_out is None:
             return 1.0
@@ -401,18 +404,18 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         """The learned label chain (start, transition and end log-probabilities)."""
         return Chain(self.log_start_, self.log_transitions_, self.log_end_)
 
-    def log_emission(self, booster_proba: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    def log_emission(self, booster_proba: np.ndarray) -> np.ndarray:
         """The chain's emission scores of booster probabilities: log-probability minus the
-        booster's label prior, divided by ``temperature``."""
+        booster's label prior."""
         prior = getattr(self, "log_prior_", np.zeros(len(self.classes_)))  # older model files
-        return (log_proba(booster_proba) - prior) / temperature
+        return log_proba(booster_proba) - prior
 
     def _marginals(
         self, booster_proba: np.ndarray, doc_slices: list[slice], temperature: float
     ) -> np.ndarray:
-        """The chain's posterior label marginals over emissions at ``temperature``."""
-        emission = self.log_emission(booster_proba, temperature)
-        return decode_documents(emission, doc_slices, self.chain_, posterior=True)
+        """The posterior label marginals of the chain tempered by ``temperature``."""
+        emission = self.log_emission(booster_proba)
+        return tempered_marginals(emission, doc_slices, self.chain_, temperature)
 
     def _reported_proba(self, booster_proba: np.ndarray, doc_slices: list[slice]) -> np.ndarray:
         if self.sequence == "none" or len(booster_proba) == 0:

@@ -34,6 +34,12 @@ class Chain:
     log_moves: np.ndarray
     log_end: np.ndarray
 
+    def tempered(self, temperature: float) -> Chain:
+        """The chain with every log-probability divided by ``temperature``."""
+        return Chain(
+            self.log_start / temperature, self.log_moves / temperature, self.log_end / temperature
+        )
+
 
 def transition_log_probs(
     label_index: Sequence[np.ndarray], n_labels: int, prior: float = TRANSITION_PRIOR
@@ -192,6 +198,17 @@ def decode_documents(
         mask = batch.mask
         out[batch.rows[mask]] = decoded[mask]
     return out
+
+
+def tempered_marginals(
+    log_emission: np.ndarray, doc_slices: Sequence[slice], chain: Chain, temperature: float
+) -> np.ndarray:
+    """Posterior marginals of the chain with emissions and transitions alike divided by
+    ``temperature``: the whole path score is, so the most probable path (Viterbi's) stays
+    the same while the marginals soften (above 1) or sharpen (below 1)."""
+    return decode_documents(
+        log_emission / temperature, doc_slices, chain.tempered(temperature), posterior=True
+    )
 
 
 # --------------------------------------------------------------------------- calibration
