@@ -19,7 +19,9 @@ nothing:
   (``calibration_share`` of them, as ``fit`` does): the chain temperature divides emissions
   and transitions (the model's), the emission temperature only the emissions, the booster
   temperature the booster's own probabilities;
-- seconds of each step, summed over folds.
+- seconds of each step, summed over folds, and of decoding about 100 000 paragraphs (the last
+  fold's test documents repeated) with the per-document Viterbi loop, batched Viterbi and
+  batched forward-backward.
 """
 
 from __future__ import annotations
@@ -164,7 +166,37 @@ def fold_results(labeler_params: dict, train, test, with_crf: bool) -> tuple[dic
         "emission": emission_temperature,
         "booster": booster_temperature,
     }
-    return labels, probabilities, {**seconds, "temperatures": temperatures}
+    speed = decoding_speed(emission, slices, chain)
+    return labels, probabilities, {**seconds, "temperatures": temperatures, "speed": speed}
+
+
+SPEED_PARAGRAPHS = 100_000
+"""Decoding speed is measured on a fold's test documents repeated to about this many
+paragraphs."""
+
+
+def decoding_speed(emission: np.ndarray, slices: list[slice], chain) -> dict[str, float]:
+    """Seconds to decode :data:`SPEED_PARAGRAPHS` paragraphs: the per-document Viterbi loop
+    (the decoder before batching), batched Viterbi and batched forward-backward."""
+    copies = max(1, SPEED_PARAGRAPHS // len(emission))
+    many = np.tile(emission, (copies, 1))
+    shifted = [
+        slice(part.start + k * len(emission), part.stop + k * len(emission))
+        for k in range(copies)
+        for part in slices
+    ]
+    seconds = {"paragraphs": float(len(many)), "documents": float(len(shifted))}
+    start = time.perf_counter()
+    for part in shifted:
+        sequence.viterbi(many[part], chain.log_start, chain.log_moves, chain.log_end)
+    seconds["per-document Viterbi loop"] = time.perf_counter() - start
+    start = time.perf_counter()
+    sequence.decode_documents(many, shifted, chain)
+    seconds["batched Viterbi"] = time.perf_counter() - start
+    start = time.perf_counter()
+    sequence.decode_documents(many, shifted, chain, posterior=True)
+    seconds["batched forward-backward"] = time.perf_counter() - start
+    return seconds
 
 
 def main() -> None:
@@ -188,6 +220,7 @@ def main() -> None:
         train, test = frame.iloc[train_rows], frame.iloc[test_rows]
         labels, probabilities, fold_seconds = fold_results({}, train, test, with_crf)
         temperatures.append(fold_seconds.pop("temperatures"))
+        speed = fold_seconds.pop("speed")
         for name, guess in labels.items():
             predicted[name][test_rows] = guess
         for name, pair in probabilities.items():
@@ -225,6 +258,13 @@ def main() -> None:
     print("\n| step (all folds) | seconds |\n|---|---|")
     for name, value in seconds.items():
         print(f"| {name} | {value:.2f} |")
+    print(
+        f"\n| decoding {speed['paragraphs']:.0f} paragraphs ({speed['documents']:.0f} documents,"
+        " last fold's test documents repeated) | seconds |\n|---|---|"
+    )
+    for name in ("per-document Viterbi loop", "batched Viterbi", "batched forward-backward"):
+        print(f"| {name} | {speed[name]:.3f} |")
+    results["decoding_speed"] = speed
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
