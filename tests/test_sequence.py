@@ -119,3 +119,6 @@ def test_a_chain_temperature_softens_marginals_but_keeps_the_viterbi_path():
     soft = sequence.tempered_marginals(emission, slices, chain, 3.0)
     assert np.allclose(soft.sum(axis=1), 1.0)
     assert soft.max(axis=1).mean() < plain.max(axis=1).mean()
+    low = sequence.TEMPERATURE_BOUNDS[0]  # far sharper: nothing may underflow to NaN
+    sharp = sequence.tempered_marginals(emission, slices, chain, low)
+    assert np.isfinite(sharp).all() and np.allclose(sharp.sum(axis=1), 1.0)

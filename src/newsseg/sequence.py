@@ -154,32 +154,38 @@ def viterbi_batch(log_emission: np.ndarray, lengths: np.ndarray, chain: Chain) -
     return path
 
 
-def _logsumexp(values: np.ndarray, axis: int) -> np.ndarray:
-    top = values.max(axis=axis, keepdims=True)
-    return np.log(np.exp(values - top).sum(axis=axis)) + np.squeeze(top, axis=axis)
-
-
 def forward_backward_batch(log_emission: np.ndarray, lengths: np.ndarray, chain: Chain):
     """Posterior label marginals of each padded document, ``(n_docs, max_len, K)``, rows
-    summing to 1 at real positions (``log_emission`` as in :func:`viterbi_batch`)."""
+    summing to 1 at real positions (``log_emission`` as in :func:`viterbi_batch`).
+
+    Scaled forward-backward in probability space: each position's forward and backward
+    vectors are renormalised, so nothing underflows, and a step is one small matrix product.
+    """
     n_steps = log_emission.shape[1]
     running = _running(lengths, n_steps)
-    alpha = np.empty_like(log_emission)
-    alpha[:, 0] = chain.log_start + log_emission[:, 0]
+    # A constant per position cancels in the marginals: scale each position's best to 1.
+    emit = np.exp(log_emission - log_emission.max(axis=2, keepdims=True))
+    moves = np.exp(chain.log_moves - chain.log_moves.max())  # a constant factor cancels too
+    alpha = np.ones_like(emit)  # padded positions stay harmless
+    alpha[:, 0] = _normalised(np.exp(chain.log_start) * emit[:, 0])
     for step in range(1, n_steps):
         live = running[step]
-        alpha[:live, step] = (
-            _logsumexp(alpha[:live, step - 1, :, None] + chain.log_moves, axis=1)
-            + log_emission[:live, step]
-        )
+        alpha[:live, step] = _normalised((alpha[:live, step - 1] @ moves) * emit[:live, step])
     # Every position starts as a last one; positions followed by another are overwritten.
-    beta = np.broadcast_to(chain.log_end, log_emission.shape).copy()
+    beta = np.broadcast_to(_normalised(np.exp(chain.log_end)), emit.shape).copy()
     for step in range(n_steps - 2, -1, -1):
         live = running[step + 1]
-        ahead = log_emission[:live, step + 1] + beta[:live, step + 1]
-        beta[:live, step] = _logsumexp(chain.log_moves + ahead[:, None, :], axis=2)
-    joint = alpha + beta
-    return np.exp(joint - _logsumexp(joint, axis=2)[..., None])
+        ahead = emit[:live, step + 1] * beta[:live, step + 1]
+        beta[:live, step] = _normalised(ahead @ moves.T)
+    return _normalised(alpha * beta)
+
+
+def _normalised(values: np.ndarray) -> np.ndarray:
+    """``values`` divided by their sum along the last axis (uniform where the sum underflowed
+    to 0: only a chain sharpened far below temperature 1 gets there)."""
+    total = values.sum(axis=-1, keepdims=True)
+    uniform = np.full_like(values, 1.0 / values.shape[-1])
+    return np.divide(values, total, out=uniform, where=total > 0)
 
 
 def decode_documents(
