@@ -284,3 +284,17 @@ def test_a_teaser_block_after_the_body_is_decoded_as_one_run(tiny_labeler):
     labels, proba = tiny_labeler.predict_with_proba(page)
     assert labels.tolist() == ["headline", "body", "body", "legal", "teaser", "teaser", "teaser"]
     assert np.allclose(proba.sum(axis=1), 1.0)
+
+
+def test_emissions_divide_out_the_prior_the_booster_learned(tiny_labeler, tiny_frame):
+    """Balanced class weights leave the booster no label prior; without them, the chain's
+    emissions are the booster's probabilities over the training label shares."""
+    assert np.array_equal(tiny_labeler.log_prior_, np.zeros(4))
+    X, y = tiny_frame[["doc_id", "text"]], tiny_frame["label"]
+    unweighted = ParagraphLabeler(**TINY_PARAMS, class_weight=None, compose=0.0).fit(X, y)
+    counts = y.value_counts().reindex(unweighted.classes_).to_numpy() + model.PRIOR_SMOOTHING
+    assert np.allclose(unweighted.log_prior_, np.log(counts / counts.sum()))
+    proba = unweighted.booster_proba(X)
+    assert np.allclose(
+        unweighted.log_emission(proba), sequence.log_proba(proba) - unweighted.log_prior_
+    )

@@ -53,7 +53,6 @@ from newsseg.features import (
     paragraph_features,
 )
 from newsseg.sequence import (
-    TRANSITION_PRIOR,
     Chain,
     decode_documents,
     fit_temperature,
@@ -66,6 +65,8 @@ from newsseg.sequence import viterbi as viterbi  # re-exported: the per-document
 SEQUENCE_MODES = ("viterbi", "marginal", "none")
 CALIBRATION_SHARE = 0.2
 """Share of the training sites held out once to fit the reported probabilities' temperature."""
+PRIOR_SMOOTHING = 1.0
+"""Add-one smoothing of the label counts of the booster's prior (``class_weight=None``)."""
 CALIBRATION_SEED_OFFSET = 1
 """Added to ``random_state`` to draw the calibration holdout's sites (apart from other draws)."""
 
@@ -236,7 +237,7 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         scores of the chain are booster log-probabilities minus this prior."""
         if self.class_weight == "balanced":
             return np.zeros(len(self.classes_))
-        counts = np.bincount(label_index, minlength=len(self.classes_)) + TRANSITION_PRIOR
+        counts = np.bincount(label_index, minlength=len(self.classes_)) + PRIOR_SMOOTHING
         return np.log(counts / counts.sum())
 
     def _fit_temperature(self, data: StageTwoData) -> float:
