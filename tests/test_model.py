@@ -257,12 +257,15 @@ def test_temperature_is_fitted_on_held_out_sites_only_when_asked(tiny_labeler, t
     assert plain.temperature_ == 1.0
 
 
-def test_model_files_without_a_temperature_still_decode(tiny_labeler, tiny_frame):
-    """Model files written before calibration hold no temperature or label prior."""
-    import copy
-
-    older = copy.copy(tiny_labeler)
-    del older.temperature_, older.log_prior_
+def test_model_files_written_before_calibration_still_load_and_decode(tiny_labeler, tiny_frame):
+    """Older model files hold no calibration_share, temperature or label prior."""
+    state = dict(tiny_labeler.__getstate__())  # a copy: it may be the live __dict__
+    for name in ("calibration_share", "temperature_", "log_prior_"):
+        del state[name]
+    older = ParagraphLabeler.__new__(ParagraphLabeler)
+    older.__setstate__(state)
+    assert older.get_params()["calibration_share"] == 0.0
+    assert older.temperature_ == 1.0
     X = tiny_frame[["doc_id", "text"]]
     assert (older.predict(X) == tiny_labeler.predict(X)).all()
     assert np.allclose(older.predict_proba(X).sum(axis=1), 1.0)

@@ -178,6 +178,16 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         self.calibration_share = calibration_share
         self.random_state = random_state
 
+    def __setstate__(self, state: dict) -> None:
+        """Restore a model file; one written before calibration (no ``calibration_share``,
+        ``temperature_`` or ``log_prior_``) gets the values it decoded with."""
+        state = dict(state)
+        state.setdefault("calibration_share", 0.0)
+        if "booster_" in state:
+            state.setdefault("temperature_", 1.0)
+            state.setdefault("log_prior_", np.zeros(len(state["classes_"])))
+        super().__setstate__(state)
+
     # -- training
 
     def fit(self, X, y):
@@ -408,8 +418,7 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
     def log_emission(self, booster_proba: np.ndarray) -> np.ndarray:
         """The chain's emission scores of booster probabilities: log-probability minus the
         booster's label prior."""
-        prior = getattr(self, "log_prior_", np.zeros(len(self.classes_)))  # older model files
-        return log_proba(booster_proba) - prior
+        return log_proba(booster_proba) - self.log_prior_
 
     def _marginals(
         self, booster_proba: np.ndarray, doc_slices: list[slice], temperature: float
@@ -421,8 +430,7 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
     def _reported_proba(self, booster_proba: np.ndarray, doc_slices: list[slice]) -> np.ndarray:
         if self.sequence == "none" or len(booster_proba) == 0:
             return booster_proba
-        temperature = getattr(self, "temperature_", 1.0)  # older model files have none
-        return self._marginals(booster_proba, doc_slices, temperature)
+        return self._marginals(booster_proba, doc_slices, self.temperature_)
 
     def _decode(self, booster_proba: np.ndarray, doc_slices: list[slice]) -> np.ndarray:
         """Label indices of each paragraph under the ``sequence`` mode."""
