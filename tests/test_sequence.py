@@ -122,3 +122,4 @@ def test_a_chain_temperature_softens_marginals_but_keeps_the_viterbi_path():
     low = sequence.TEMPERATURE_BOUNDS[0]  # far sharper: nothing may underflow to NaN
     sharp = sequence.tempered_marginals(emission, slices, chain, low)
     assert np.isfinite(sharp).all() and np.allclose(sharp.sum(axis=1), 1.0)
+    assert sharp.max() < 1.0 and sharp.min() > 0.0  # never certain: --min-confidence 1 marks all

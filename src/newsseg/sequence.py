@@ -156,7 +156,8 @@ def viterbi_batch(log_emission: np.ndarray, lengths: np.ndarray, chain: Chain) -
 
 def forward_backward_batch(log_emission: np.ndarray, lengths: np.ndarray, chain: Chain):
     """Posterior label marginals of each padded document, ``(n_docs, max_len, K)``, rows
-    summing to 1 at real positions (``log_emission`` as in :func:`viterbi_batch`).
+    summing to 1 at real positions, none below :data:`PROBA_FLOOR` (``log_emission`` as in
+    :func:`viterbi_batch`).
 
     Scaled forward-backward in probability space: each position's forward and backward
     vectors are renormalised, so nothing underflows, and a step is one small matrix product.
@@ -177,7 +178,8 @@ def forward_backward_batch(log_emission: np.ndarray, lengths: np.ndarray, chain:
         live = running[step + 1]
         ahead = emit[:live, step + 1] * beta[:live, step + 1]
         beta[:live, step] = _normalised(ahead @ moves.T)
-    return _normalised(alpha * beta)
+    # No label is certain, nor ruled out: as with the booster's, keep them above the floor.
+    return _normalised(np.maximum(_normalised(alpha * beta), PROBA_FLOOR))
 
 
 def _normalised(values: np.ndarray) -> np.ndarray:
