@@ -3,7 +3,9 @@
     python benchmarks/ablation.py [--corpus ../shared/corpus] [--folds 5] [--json FILE]
 
 Prints a Markdown table (pooled out-of-fold scores) and, with --json, writes the same
-numbers. Every row trains from scratch on the training folds only.
+numbers. Every row trains from scratch on the training folds only. The rows are
+newsseg.evaluate.ABLATION_VARIANTS, the same as ``newsseg train --cv 5 --ablation`` records in
+a model's metadata.
 """
 
 from __future__ import annotations
@@ -11,26 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 from newsseg.dataset import read_documents
-from newsseg.evaluate import cross_validate
+from newsseg.evaluate import ABLATION_VARIANTS, ablation
 from newsseg.model import ParagraphLabeler
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
-
-VARIANTS = {
-    "default model": {},
-    "without sequence decoding": {"sequence": "none"},
-    "without context (neighbours' text-model probabilities)": {"use_context": False},
-    "with cross-document memory": {"use_memory": True},
-    "without character n-grams": {"use_chars": False},
-    "without layout cues": {"use_layout": False},
-    "without topic cues": {"use_topic": False},
-    "without composed training pages": {"compose": 0.0},
-}
 
 
 def main() -> None:
@@ -46,18 +36,17 @@ def main() -> None:
     rows = {}
     print("| variant | macro-F1 | headline | body | legal | teaser | body_f1 | seconds |")
     print("|---|---|---|---|---|---|---|---|")
-    for name, params in VARIANTS.items():
+    for name, params in ABLATION_VARIANTS.items():
         if args.only and name not in args.only:
             continue
-        start = time.perf_counter()
-        pooled = cross_validate(ParagraphLabeler(**params), frame, folds=args.folds)["pooled"]
-        seconds = time.perf_counter() - start
-        f1 = {label: pooled["labels"][label]["f1"] for label in pooled["labels"]}
-        rows[name] = {"params": params, "macro_f1": pooled["macro_f1"], "f1": f1,
-                      "body_f1": pooled["body_f1"], "seconds": round(seconds, 1)}  # fmt: skip
+        table = ablation(ParagraphLabeler(), frame, args.folds, variants={name: params})
+        row = table["variants"][0]
+        rows[name] = {key: value for key, value in row.items() if key != "variant"}
+        f1 = row["f1"]
         print(
-            f"| {name} | {pooled['macro_f1']:.3f} | {f1['headline']:.3f} | {f1['body']:.3f} | "
-            f"{f1['legal']:.3f} | {f1['teaser']:.3f} | {pooled['body_f1']:.3f} | {seconds:.0f} |",
+            f"| {name} | {row['macro_f1']:.3f} | {f1['headline']:.3f} | {f1['body']:.3f} | "
+            f"{f1['legal']:.3f} | {f1['teaser']:.3f} | {row['body_f1']:.3f} | "
+            f"{row['seconds']:.0f} |",
             flush=True,
         )
     if args.json:

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from newsseg import api, evaluate
 from newsseg.cli import app
 from newsseg.config import LABELS
+from newsseg.model import read_metadata
 
 runner = CliRunner()
 
@@ -361,3 +362,25 @@ def test_no_sequence_takes_each_most_probable_label(dump, tiny_model_path):
     result = run("predict", str(dump), "-m", str(tiny_model_path), "--no-sequence")
     assert result.exit_code == 0, result.output
     assert len(result.stdout.splitlines()) == 5
+
+
+def test_train_with_ablation_records_it_and_inspect_shows_it(tiny_corpus, tmp_path):
+    model_path = tmp_path / "m.skops"
+    result = run("train", str(tiny_corpus), "-o", str(model_path), "--cv", "2", "--ablation")
+    assert result.exit_code == 0, result.output
+    assert "ablation: 2-fold cross-validation grouped by site" in result.stdout
+    metadata = read_metadata(model_path)
+    table = metadata["ablation"]
+    rows = {row["variant"]: row for row in table["variants"]}
+    assert [row["variant"] for row in table["variants"]] == list(evaluate.ABLATION_VARIANTS)
+    baseline = rows[evaluate.ABLATION_BASELINE]
+    assert baseline["macro_f1"] == metadata["cv"]["pooled"]["macro_f1"]  # the CV, not a rerun
+    assert rows["without sequence decoding"]["params"] == {"sequence": "none"}
+    shown = run("inspect", str(model_path))
+    assert shown.exit_code == 0, shown.output
+    assert "without layout cues" in shown.stdout
+
+
+def test_ablation_needs_cross_validation(tiny_corpus, tmp_path):
+    result = run("train", str(tiny_corpus), "-o", str(tmp_path / "m.skops"), "--ablation")
+    assert_one_line_error(result, "--ablation needs --cv")

@@ -203,3 +203,45 @@ def test_cv_body_f1_is_the_article_body_score_not_the_body_labels_f1(tiny_corpus
     body_f1s = [fold["body_f1"] for fold in cv["fold_scores"]]
     assert cv["per_fold"]["body_f1"]["mean"] == pytest.approx(np.mean(body_f1s))
     assert cv["per_label"]["body"]["f1"]["mean"] < min(body_f1s)  # a different score
+
+
+def test_calibration_scores_a_hand_made_set_of_probabilities():
+    from newsseg.evaluate import calibration, expected_calibration_error
+
+    # Ten paragraphs at 0.9 confidence of which 9 are right: perfectly calibrated.
+    proba = np.tile([0.9, 0.1], (10, 1))
+    truth = np.array([0] * 9 + [1])
+    scores = calibration(proba, truth, predicted_index=np.zeros(10, dtype=int))
+    assert scores["ece"] == pytest.approx(0.0)
+    assert scores["decoded_ece"] == pytest.approx(0.0)
+    assert scores["brier"] == pytest.approx((9 * 0.02 + 1.62) / 10)
+    assert scores["log_loss"] == pytest.approx(-(9 * np.log(0.9) + np.log(0.1)) / 10)
+    # Always sure, right half of the time: a gap of one half.
+    assert expected_calibration_error(np.ones(4), np.array([1, 0, 1, 0])) == pytest.approx(0.5)
+    # The decoded label's confidence is scored, not the largest probability: label 1 at
+    # 0.1 is right once in ten, calibrated too; at 0.9 it would be off by 0.8.
+    decoded = calibration(proba, truth, predicted_index=np.ones(10, dtype=int))["decoded_ece"]
+    assert decoded == pytest.approx(0.0)
+    wrong = calibration(proba[:, ::-1], truth, predicted_index=np.ones(10, dtype=int))
+    assert wrong["decoded_ece"] == pytest.approx(0.8)
+
+
+def test_ablation_switches_each_component_and_reuses_a_given_baseline(tiny_frame_for_ablation):
+    model = ParagraphLabeler(**TINY_PARAMS, inner_folds=2)
+    frame = tiny_frame_for_ablation
+    cv = evaluate.cross_validate(model, frame, folds=2)
+    variants = {evaluate.ABLATION_BASELINE: {}, "without layout cues": {"use_layout": False}}
+    table = evaluate.ablation(model, frame, folds=2, variants=variants, baseline=(cv, 12.34))
+    assert table["folds"] == 2 and table["group_by"] == "site"
+    baseline, switched = table["variants"]
+    assert baseline["variant"] == evaluate.ABLATION_BASELINE
+    assert baseline["seconds"] == 12.3 and baseline["macro_f1"] == cv["pooled"]["macro_f1"]
+    assert switched["variant"] == "without layout cues"
+    assert switched["params"] == {"use_layout": False}
+    assert set(switched["f1"]) == {"headline", "body", "legal", "teaser"}
+    assert 0.0 <= switched["macro_f1"] <= 1.0
+
+
+@pytest.fixture(scope="module")
+def tiny_frame_for_ablation(tiny_corpus):
+    return dataset.read_documents([tiny_corpus], labeled=True)

@@ -12,8 +12,9 @@ import pytest
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
 
-from newsseg import dataset, model
+from newsseg import dataset, model, sequence
 from newsseg.errors import ModelError
+from newsseg.features import DOC_COLUMN
 from newsseg.model import ParagraphLabeler
 
 from .conftest import TINY_PARAMS
@@ -183,3 +184,120 @@ def test_components_can_be_switched_off(tiny_frame):
     dense_only = ParagraphLabeler(use_words=False, use_chars=False).fit(X, y)
     assert dense_only.classifier_ is None
     assert (dense_only.predict(X) == y.to_numpy()).mean() > 0.8
+
+
+@pytest.fixture(scope="module")
+def tiny_labeler(tiny_frame) -> ParagraphLabeler:
+    return ParagraphLabeler(**TINY_PARAMS).fit(tiny_frame[["doc_id", "text"]], tiny_frame["label"])
+
+
+def test_batched_decoding_gives_each_documents_own_viterbi_path(tiny_labeler, tiny_frame):
+    X = tiny_frame[["doc_id", "text"]]
+    emission = tiny_labeler.log_emission(tiny_labeler.booster_proba(X))
+    chain = tiny_labeler.chain_
+    expected = np.concatenate(
+        [
+            model.viterbi(emission[part], chain.log_start, chain.log_moves, chain.log_end)
+            for part in dataset_slices(X)
+        ]
+    )
+    assert (tiny_labeler.predict(X) == tiny_labeler.classes_[expected]).all()
+
+
+def dataset_slices(X: pd.DataFrame) -> list[slice]:
+    from newsseg.features import document_slices
+
+    return document_slices(X["doc_id"])
+
+
+def test_reported_probabilities_are_the_chains_tempered_marginals(tiny_labeler, tiny_frame):
+    X = tiny_frame[["doc_id", "text"]]
+    proba = tiny_labeler.predict_proba(X)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    booster = tiny_labeler.booster_proba(X)
+    marginals = sequence.tempered_marginals(
+        tiny_labeler.log_emission(booster),
+        dataset_slices(X),
+        tiny_labeler.chain_,
+        tiny_labeler.temperature_,
+    )
+    assert np.allclose(proba, marginals)
+    labels, reported = tiny_labeler.predict_with_proba(X)
+    assert np.allclose(reported, proba)
+    assert (labels == tiny_labeler.predict(X)).all()
+
+
+def test_no_sequence_reports_the_plain_booster_probabilities(tiny_labeler, tiny_frame):
+    X = tiny_frame[["doc_id", "text"]]
+    plain = clone_fitted(tiny_labeler, sequence="none")
+    assert np.array_equal(plain.predict_proba(X), tiny_labeler.booster_proba(X))
+    marginal = clone_fitted(tiny_labeler, sequence="marginal")
+    expected = tiny_labeler.classes_[tiny_labeler.predict_proba(X).argmax(axis=1)]
+    assert (marginal.predict(X) == expected).all()
+
+
+def clone_fitted(labeler: ParagraphLabeler, **params) -> ParagraphLabeler:
+    import copy
+
+    changed = copy.copy(labeler)
+    return changed.set_params(**params)
+
+
+def test_temperature_is_fitted_on_held_out_sites_only_when_asked(tiny_labeler, tiny_frame):
+    low, high = sequence.TEMPERATURE_BOUNDS
+    assert low <= tiny_labeler.temperature_ <= high
+    X, y = tiny_frame[["doc_id", "text"]], tiny_frame["label"]
+    data = tiny_labeler.stage_two_data(X, y)
+    train, test = tiny_labeler._calibration_holdout(data)
+    site = data.frame[DOC_COLUMN].map(model.site_group).to_numpy()
+    assert set(site[test]).isdisjoint(site[train])
+    copied = data.sources[train]
+    assert set(site[copied[copied >= 0]]).isdisjoint(site[test])
+    plain = ParagraphLabeler(**TINY_PARAMS, calibration_share=0.0).fit(X, y)
+    assert plain.temperature_ == 1.0
+
+
+def test_model_files_written_before_calibration_still_load_and_decode(tiny_labeler, tiny_frame):
+    """Older model files hold no calibration_share, temperature or label prior."""
+    state = dict(tiny_labeler.__getstate__())  # a copy: it may be the live __dict__
+    for name in ("calibration_share", "temperature_", "log_prior_"):
+        del state[name]
+    older = ParagraphLabeler.__new__(ParagraphLabeler)
+    older.__setstate__(state)
+    assert older.get_params()["calibration_share"] == 0.0
+    assert older.temperature_ == 1.0
+    X = tiny_frame[["doc_id", "text"]]
+    assert (older.predict(X) == tiny_labeler.predict(X)).all()
+    assert np.allclose(older.predict_proba(X).sum(axis=1), 1.0)
+
+
+def test_a_teaser_block_after_the_body_is_decoded_as_one_run(tiny_labeler):
+    """A hand-written page: headline, body, notice, then titles of other stories."""
+    page = [
+        "Ferry service resumes after winter break",
+        "The ferry has been the talk of the town this week, and sailors say the timetable "
+        "will change how residents spend their days for years to come.",
+        "According to the sailors, planning for the ferry began two years ago, when a small "
+        "group met in the town hall to discuss the timetable and what it could mean.",
+        "© 2024 Harbour Courier. All rights reserved.",
+        "Museum opens exhibition of ancient maps",
+        "Storm closes schools across the county",
+        "Library extends weekend opening hours",
+    ]
+    labels, proba = tiny_labeler.predict_with_proba(page)
+    assert labels.tolist() == ["headline", "body", "body", "legal", "teaser", "teaser", "teaser"]
+    assert np.allclose(proba.sum(axis=1), 1.0)
+
+
+def test_emissions_divide_out_the_prior_the_booster_learned(tiny_labeler, tiny_frame):
+    """Balanced class weights leave the booster no label prior; without them, the chain's
+    emissions are the booster's probabilities over the training label shares."""
+    assert np.array_equal(tiny_labeler.log_prior_, np.zeros(4))
+    X, y = tiny_frame[["doc_id", "text"]], tiny_frame["label"]
+    unweighted = ParagraphLabeler(**TINY_PARAMS, class_weight=None, compose=0.0).fit(X, y)
+    counts = y.value_counts().reindex(unweighted.classes_).to_numpy() + model.PRIOR_SMOOTHING
+    assert np.allclose(unweighted.log_prior_, np.log(counts / counts.sum()))
+    proba = unweighted.booster_proba(X)
+    assert np.allclose(
+        unweighted.log_emission(proba), sequence.log_proba(proba) - unweighted.log_prior_
+    )

@@ -101,3 +101,20 @@ def test_cv_table_and_report_show_spread_folds_and_curve():
     page = report.render_html(report.cv_report(cv))
     assert page.count("data:image/png;base64,") == 2  # learning curve, pooled confusion
     assert report.learning_curve_png(cv).startswith(PNG_MAGIC)
+
+
+def test_ablation_table_lists_each_variant_in_order():
+    row = {"params": {}, "macro_f1": 0.9, "body_f1": 0.98, "seconds": 177.2}
+    ablation = {
+        "folds": 5,
+        "group_by": "site",
+        "variants": [
+            {**row, "variant": "default model", "f1": {"body": 0.97, "teaser": 0.73}},
+            {**row, "variant": "without layout cues", "f1": {"body": 0.96}},
+        ],
+    }
+    lines = report.ablation_table(ablation).splitlines()
+    assert lines[0] == "ablation: 5-fold cross-validation grouped by site"
+    assert lines[2].split() == ["variant", "macro-F1", "body", "teaser", "body_f1", "seconds"]
+    assert lines[3].split()[-4:] == ["0.970", "0.730", "0.980", "177"]
+    assert lines[4].split()[-4:] == ["0.960", "-", "0.980", "177"]  # a label it never scored

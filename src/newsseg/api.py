@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import uuid
 import warnings
 from collections import Counter
@@ -43,6 +44,7 @@ from newsseg.evaluate import (
     evaluation,
     score,
 )
+from newsseg.evaluate import ablation as run_ablation
 from newsseg.model import (
     ParagraphLabeler,
     default_model_path,
@@ -199,16 +201,20 @@ def train(
     output: str | Path | None = None,
     *,
     cv: int | None = None,
+    ablation: bool = False,
     labels: Sequence[str] = LABELS,
     params: dict[str, Any] | None = None,
     encoding: str = "utf-8",
     force: bool = False,
     track: Track = silent,
 ) -> dict:
-    """Train a model on labeled dumps, optionally score it by grouped K-fold CV, and save it
-    with its metadata to ``output``. Returns the metadata."""
+    """Train a model on labeled dumps, optionally score it by grouped K-fold CV (and with
+    ``ablation`` also each component switched, on the same folds), and save it with its
+    metadata to ``output``. Returns the metadata."""
     if not labels:
         raise NewssegError("--labels names no labels")
+    if ablation and not cv:
+        raise NewssegError("--ablation needs --cv K (the folds it scores on)")
     if output is not None:  # fail before the work, not after it
         dataset.check_output(output, force)
         dataset.check_output(metadata_path(output))
@@ -216,10 +222,14 @@ def train(
     if frame["label"].nunique() < 2:
         raise InputError(_joined(paths), "training needs at least two different labels")
     model = ParagraphLabeler(**(params or {}))
-    cv_scores = None
+    cv_scores = ablation_table = None
     if cv:
         try:
+            start = time.perf_counter()
             cv_scores = cross_validate(model, frame, folds=cv, track=track)
+            baseline = (cv_scores, time.perf_counter() - start)
+            if ablation:
+                ablation_table = run_ablation(model, frame, cv, baseline=baseline, track=track)
         except ValueError as error:
             raise InputError(_joined(paths), str(error)) from None
     # One step: the bar shows that training runs and for how long.
@@ -240,6 +250,8 @@ def train(
         },
         "cv": cv_scores,
     }
+    if ablation_table is not None:
+        metadata["ablation"] = ablation_table
     if output is not None:
         _save_model_files(model, Path(output), metadata)
     return metadata
@@ -419,8 +431,8 @@ def inspect_model(
     model: str | Path | None = None, top: int = TOP_FEATURES, trust_pickle: bool = False
 ) -> dict:
     """What a model file is: where it is, versions, label set, settings, training data (hash,
-    documents, paragraphs), cross-validation scores, and the ``top`` strongest features
-    towards each label."""
+    documents, paragraphs), cross-validation scores, the ablation table when it was trained
+    with one, and the ``top`` strongest features towards each label."""
     path = default_model_path() if model is None else Path(model)
     labeler, metadata = _load_model_file(path, trust_pickle=trust_pickle)
     cv = metadata.get("cv") or None
@@ -442,6 +454,7 @@ def inspect_model(
                 name: cv.get("pooled", {}).get(name) for name in ("macro_f1", "accuracy", "body_f1")
             },
         },
+        "ablation": metadata.get("ablation"),
         "top_features": {
             label: [{"feature": name, "weight": weight} for name, weight in features]
             for label, features in labeler.top_features(top).items()

@@ -23,7 +23,7 @@ from newsseg.config import LABELS
 from newsseg.dataset import check_output
 from newsseg.errors import NewssegError
 from newsseg.progress import progress_bars, wants_bars
-from newsseg.report import cv_table, inspect_table, score_table, write_json
+from newsseg.report import ablation_table, cv_table, inspect_table, score_table, write_json
 
 app = typer.Typer(
     name="newsseg",
@@ -142,6 +142,14 @@ def train(
         int | None,
         typer.Option("--cv", min=2, help="Also score K-fold cross-validation grouped by site."),
     ] = None,
+    ablation: Annotated[
+        bool,
+        typer.Option(
+            "--ablation",
+            help="With --cv: also cross-validate the model with each component switched off "
+            "(or on) and record the table in the metadata (one more CV per component).",
+        ),
+    ] = False,
     labels: Annotated[
         str, typer.Option("--labels", help="Comma-separated label set the data may use.")
     ] = ",".join(LABELS),
@@ -153,7 +161,14 @@ def train(
     label_set = [label.strip() for label in labels.split(",") if label.strip()]
     with progress_bars(wants_bars(quiet)) as track:
         metadata = api.train(
-            paths, output, cv=cv, labels=label_set, encoding=encoding, force=force, track=track
+            paths,
+            output,
+            cv=cv,
+            ablation=ablation,
+            labels=label_set,
+            encoding=encoding,
+            force=force,
+            track=track,
         )
     data = metadata["training_data"]
     typer.echo(
@@ -162,6 +177,8 @@ def train(
     )
     if metadata["cv"]:
         typer.echo(cv_table(metadata["cv"]))
+    if metadata.get("ablation"):
+        typer.echo("\n" + ablation_table(metadata["ablation"]))
 
 
 @app.command()
@@ -375,8 +392,8 @@ def inspect(
     json_path: JsonPath = None,
     trust_pickle: TrustPickle = False,
 ) -> None:
-    """Show a model's metadata (versions, labels, training data, CV scores) and the
-    strongest features towards each label."""
+    """Show a model's metadata (versions, labels, training data, CV scores, the ablation
+    table) and the strongest features towards each label."""
     info = api.inspect_model(model, top=top, trust_pickle=trust_pickle)
     if json_path is not None:
         write_json(json_path, info)

@@ -1,11 +1,13 @@
 """Scores as plain data: per-label precision/recall/F1, accuracy, confusion, ``body_f1``;
 breakdowns by site, source and document with every misclassified paragraph; and
 cross-validation grouped by site or document (never one group on both sides of a split),
-with a learning curve over the number of training documents."""
+with a learning curve over the number of training documents; calibration of probabilities;
+and the ablation table (grouped CV with each component of the model switched)."""
 
 from __future__ import annotations
 
 import re
+import time
 import warnings
 from collections import Counter
 from collections.abc import Sequence
@@ -113,6 +115,56 @@ def score(frame: pd.DataFrame, predicted: Sequence[str], labels: Sequence[str] =
         },
         **body_f1(frame, guess),
     }
+
+
+# --------------------------------------------------------------------------- calibration
+
+CALIBRATION_BINS = 10
+"""Equal-width confidence bins of the expected calibration error."""
+LOG_LOSS_FLOOR = 1e-12
+"""Smallest probability of a true label counted in the log-loss (a zero would be infinite)."""
+
+
+def expected_calibration_error(
+    confidence: np.ndarray, correct: np.ndarray, bins: int = CALIBRATION_BINS
+) -> float:
+    """The mean gap between confidence and accuracy over ``bins`` equal-width confidence
+    bins, each weighted by its share of the paragraphs."""
+    if len(confidence) == 0:
+        return 0.0
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    gap = 0.0
+    for b in range(bins):
+        chosen = which == b
+        if chosen.any():
+            gap += chosen.mean() * abs(confidence[chosen].mean() - correct[chosen].mean())
+    return float(gap)
+
+
+def calibration(
+    proba: np.ndarray, truth_index: np.ndarray, predicted_index: np.ndarray | None = None
+) -> dict[str, float]:
+    """How well label probabilities ``(n, K)`` fit the true label indices: the expected
+    calibration error of the largest probability (``ece``), or of the probability of
+    ``predicted_index`` when given (``decoded_ece``: the confidence a decoder reports for its
+    own label), the multi-class Brier score and the log-loss."""
+    rows = np.arange(len(truth_index))
+    guess = proba.argmax(axis=1)
+    onehot = np.zeros_like(proba)
+    onehot[rows, truth_index] = 1.0
+    result = {
+        "ece": expected_calibration_error(proba.max(axis=1), guess == truth_index),
+        "brier": float(np.mean(((proba - onehot) ** 2).sum(axis=1))) if len(rows) else 0.0,
+        "log_loss": float(-np.mean(np.log(np.clip(proba[rows, truth_index], LOG_LOSS_FLOOR, 1))))
+        if len(rows)
+        else 0.0,
+    }
+    if predicted_index is not None:
+        result["decoded_ece"] = expected_calibration_error(
+            proba[rows, predicted_index], predicted_index == truth_index
+        )
+    return result
 
 
 # --------------------------------------------------------------------------- breakdowns
@@ -373,3 +425,60 @@ def _curve_point(fraction: float, folds: list[dict]) -> dict:
         "groups": float(np.mean([fold["groups"] for fold in folds])),
         **{name: _mean_std([fold[name] for fold in folds]) for name in SUMMARY_METRICS},
     }
+
+
+# --------------------------------------------------------------------------- ablation
+
+ABLATION_BASELINE = "default model"
+ABLATION_VARIANTS: dict[str, dict] = {
+    ABLATION_BASELINE: {},
+    "without sequence decoding": {"sequence": "none"},
+    "without context (neighbours' text-model probabilities)": {"use_context": False},
+    "with cross-document memory": {"use_memory": True},
+    "without character n-grams": {"use_chars": False},
+    "without layout cues": {"use_layout": False},
+    "without topic cues": {"use_topic": False},
+    "without composed training pages": {"compose": 0.0},
+}
+"""The ablation's rows: each component switched (settings changed from the model's own)."""
+
+
+def ablation_row(name: str, params: dict, cv: dict, seconds: float) -> dict:
+    """One ablation row: its name, the changed settings and the pooled out-of-fold scores
+    of a CV."""
+    pooled = cv["pooled"]
+    return {
+        "variant": name,
+        "params": params,
+        "macro_f1": pooled["macro_f1"],
+        "f1": {label: row["f1"] for label, row in pooled["labels"].items()},
+        "body_f1": pooled["body_f1"],
+        "seconds": round(seconds, 1),
+    }
+
+
+def ablation(
+    model,
+    frame: pd.DataFrame,
+    folds: int = 5,
+    group_by: str = "site",
+    variants: dict[str, dict] | None = None,
+    baseline: tuple[dict, float] | None = None,
+    track: Track = silent,
+) -> dict:
+    """Grouped K-fold CV of ``model`` with each component switched (``variants``: row name
+    to changed settings; default :data:`ABLATION_VARIANTS`). Every row trains from scratch
+    on the training folds only. ``baseline`` (a CV result of ``model`` itself on the same
+    folds, and its seconds) stands for the unchanged row instead of running it again.
+    Returns ``folds``, ``group_by`` and ``variants``: a list of :func:`ablation_row` (a list,
+    so that the order survives JSON with sorted keys)."""
+    rows = []
+    chosen = ABLATION_VARIANTS if variants is None else variants
+    for name, params in track(list(chosen.items()), f"ablation ({len(chosen)} variants)"):
+        if not params and baseline is not None:
+            rows.append(ablation_row(name, params, *baseline))
+            continue
+        start = time.perf_counter()
+        cv = cross_validate(clone(model).set_params(**params), frame, folds, group_by)
+        rows.append(ablation_row(name, params, cv, time.perf_counter() - start))
+    return {"folds": folds, "group_by": group_by, "variants": rows}

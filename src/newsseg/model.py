@@ -1,8 +1,8 @@
 """The paragraph labeler (a scikit-learn estimator) and its model files.
 
 :class:`ParagraphLabeler` turns paragraph features into per-paragraph label probabilities
-with a linear classifier, then decodes each document's label sequence with Viterbi over a
-transition matrix learned from the training documents.
+with a text model and a booster, then decodes each document's label sequence over a chain of
+label transitions learned from the training documents (see :mod:`newsseg.sequence`).
 
 Model files are skops archives (loading runs no code carried in the file) with a metadata
 entry beside the estimator: versions, label set, settings, training-data hash and scores.
@@ -15,7 +15,7 @@ import os
 import platform
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -53,10 +53,23 @@ from newsseg.features import (
     document_slices,
     paragraph_features,
 )
+from newsseg.sequence import (
+    Chain,
+    decode_documents,
+    fit_temperature,
+    log_proba,
+    tempered_marginals,
+    transition_log_probs,
+)
+from newsseg.sequence import viterbi as viterbi  # re-exported: the per-document reference
 
-SEQUENCE_MODES = ("viterbi", "none")
-TRANSITION_PRIOR = 1.0
-"""Add-one smoothing of label-transition counts: unseen transitions stay possible."""
+SEQUENCE_MODES = ("viterbi", "marginal", "none")
+CALIBRATION_SHARE = 0.2
+"""Share of the training sites held out once to fit the reported probabilities' temperature."""
+PRIOR_SMOOTHING = 1.0
+"""Add-one smoothing of the label counts of the booster's prior (``class_weight=None``)."""
+CALIBRATION_SEED_OFFSET = 1
+"""Added to ``random_state`` to draw the calibration holdout's sites (apart from other draws)."""
 
 
 def as_paragraph_frame(X: Any) -> pd.DataFrame:
@@ -76,50 +89,18 @@ def as_paragraph_frame(X: Any) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-# --------------------------------------------------------------------------- decoding
-
-
-def transition_log_probs(
-    label_index: Sequence[np.ndarray], n_labels: int, prior: float = TRANSITION_PRIOR
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Log start, transition and end probabilities estimated from label-index sequences."""
-    start = np.full(n_labels, prior)
-    end = np.full(n_labels, prior)
-    moves = np.full((n_labels, n_labels), prior)
-    for sequence in label_index:
-        if len(sequence) == 0:
-            continue
-        start[sequence[0]] += 1
-        end[sequence[-1]] += 1
-        np.add.at(moves, (sequence[:-1], sequence[1:]), 1)
-    return (
-        np.log(start / start.sum()),
-        np.log(moves / moves.sum(axis=1, keepdims=True)),
-        np.log(end / end.sum()),
-    )
-
-
-def viterbi(
-    log_emission: np.ndarray, log_start: np.ndarray, log_moves: np.ndarray, log_end: np.ndarray
-) -> np.ndarray:
-    """The most probable label-index path for one document's emission scores."""
-    n_steps, n_labels = log_emission.shape
-    if n_steps == 0:
-        return np.zeros(0, dtype=int)
-    score = log_start + log_emission[0]
-    back = np.zeros((n_steps, n_labels), dtype=int)
-    for step in range(1, n_steps):
-        candidates = score[:, None] + log_moves
-        back[step] = candidates.argmax(axis=0)
-        score = candidates.max(axis=0) + log_emission[step]
-    path = np.zeros(n_steps, dtype=int)
-    path[-1] = int(np.argmax(score + log_end))
-    for step in range(n_steps - 1, 0, -1):
-        path[step - 1] = back[step, path[step]]
-    return path
-
-
 # --------------------------------------------------------------------------- the estimator
+
+
+@dataclass
+class StageTwoData:
+    """What the boosting stage trains on: the (composed) training rows, their labels, the
+    training row each was copied from, and the stage-two feature matrix."""
+
+    frame: pd.DataFrame
+    labels: np.ndarray
+    sources: np.ndarray
+    stacked: np.ndarray
 
 
 class ParagraphLabeler(ClassifierMixin, BaseEstimator):
@@ -132,22 +113,30 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
        each paragraph label probabilities (out-of-fold, grouped by site, on training rows);
     2. gradient boosting over layout cues, topic cues, the cross-document memory and the
        text model's probabilities of each paragraph and its neighbours;
-    3. Viterbi decoding over label transitions learned from the training documents.
+    3. a linear chain over label transitions learned from the training documents: Viterbi
+       gives the labels; forward-backward gives each paragraph's posterior label marginals,
+       the probabilities the model reports, over the chain divided by a temperature fitted on
+       sites held out of training (calibration; the Viterbi path stays the same).
 
     Training documents are joined by pages composed from them (see :mod:`newsseg.augment`).
 
     Parameters
     ----------
     C : inverse regularisation strength of the text model.
-    sequence : ``"viterbi"`` decodes each document's labels jointly; ``"none"`` takes each
-        paragraph's most probable label.
+    sequence : ``"viterbi"`` decodes each document's labels jointly; ``"marginal"`` takes
+        each paragraph's most probable label under the chain's posterior marginals; ``"none"``
+        takes each paragraph's most probable booster label (and reports the booster's
+        probabilities).
     use_words, use_chars, use_layout, use_topic, use_context, use_memory : components.
     word_max_features, char_max_features : vocabulary caps of the TF-IDF steps.
     compose : composed pages per training document (0 composes none).
     boost_iterations, boost_leaves, boost_learning_rate : the boosting stage.
     inner_folds : folds of the out-of-fold text-model probabilities.
     class_weight : ``"balanced"`` weighs rare labels up in both stages.
-    random_state : seeds composition and boosting; training is deterministic.
+    calibration_share : share of the training sites held out once to fit the temperature of
+        the reported probabilities (a second booster is trained without them); 0 fits none.
+    random_state : seeds composition, the calibration holdout and boosting; training is
+        deterministic.
     """
 
     def __init__(
@@ -168,6 +157,7 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         boost_learning_rate: float = 0.1,
         inner_folds: int = 5,
         class_weight: str | None = "balanced",
+        calibration_share: float = CALIBRATION_SHARE,
         random_state: int = 0,
     ) -> None:
         self.C = C
@@ -186,11 +176,27 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         self.boost_learning_rate = boost_learning_rate
         self.inner_folds = inner_folds
         self.class_weight = class_weight
+        self.calibration_share = calibration_share
         self.random_state = random_state
+
+    def __setstate__(self, state: dict) -> None:
+        """Restore a model file; one written before calibration (no ``calibration_share``,
+        ``temperature_`` or ``log_prior_``) gets the values it decoded with."""
+        state = dict(state)
+        state.setdefault("calibration_share", 0.0)
+        if "booster_" in state:
+            state.setdefault("temperature_", 1.0)
+            state.setdefault("log_prior_", np.zeros(len(state["classes_"])))
+        super().__setstate__(state)
 
     # -- training
 
     def fit(self, X, y):
+        return self.fit_stage_two(self.stage_two_data(X, y))
+
+    def stage_two_data(self, X, y) -> StageTwoData:
+        """Validate, compose training pages, fit the text model and the dense feature steps;
+        return what the boosting stage trains on (the first half of :meth:`fit`)."""
         if self.sequence not in SEQUENCE_MODES:
             raise ValueError(f"sequence must be one of {SEQUENCE_MODES}, not {self.sequence!r}")
         frame = as_paragraph_frame(X)
@@ -211,20 +217,88 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
             text_proba = self._fit_text_model(frame, labels, sources)
             self._fit_dense_steps(frame)
             stacked = self._stage_two_matrix(frame, text_proba, training=True)
-            self.booster_ = HistGradientBoostingClassifier(
-                max_iter=self.boost_iterations,
-                max_leaf_nodes=self.boost_leaves,
-                learning_rate=self.boost_learning_rate,
-                class_weight=self.class_weight,
-                early_stopping=False,
-                random_state=self.random_state,
-            ).fit(stacked, labels)
-        index = np.searchsorted(self.classes_, labels)
-        sequences = [index[part] for part in document_slices(frame[DOC_COLUMN])]
+        return StageTwoData(frame, labels, sources, stacked)
+
+    def fit_stage_two(self, data: StageTwoData):
+        """Fit the booster, the label chain and the temperature on :meth:`stage_two_data`'s
+        result (the second half of :meth:`fit`)."""
+        self.booster_ = self._booster().fit(data.stacked, data.labels)
+        index = np.searchsorted(self.classes_, data.labels)
+        sequences = [index[part] for part in document_slices(data.frame[DOC_COLUMN])]
         self.log_start_, self.log_transitions_, self.log_end_ = transition_log_probs(
             sequences, len(self.classes_)
         )
+        self.log_prior_ = self._booster_log_prior(index)
+        self.temperature_ = self._fit_temperature(data)
         return self
+
+    def _booster(self) -> HistGradientBoostingClassifier:
+        return HistGradientBoostingClassifier(
+            max_iter=self.boost_iterations,
+            max_leaf_nodes=self.boost_leaves,
+            learning_rate=self.boost_learning_rate,
+            class_weight=self.class_weight,
+            early_stopping=False,
+            random_state=self.random_state,
+        )
+
+    def _booster_log_prior(self, label_index: np.ndarray) -> np.ndarray:
+        """The log label prior the booster's probabilities hold: the training label shares,
+        or none (zeros) when ``class_weight="balanced"`` weighs every label alike. Emission
+        scores of the chain are booster log-probabilities minus this prior."""
+        if self.class_weight == "balanced":
+            return np.zeros(len(self.classes_))
+        counts = np.bincount(label_index, minlength=len(self.classes_)) + PRIOR_SMOOTHING
+        return np.log(counts / counts.sum())
+
+    def _fit_temperature(self, data: StageTwoData) -> float:
+        """The chain temperature whose posterior marginals have the least log-loss on the
+        calibration holdout (1.0 when there is no holdout to fit it on). It divides emission
+        and transition scores alike, so it calibrates the marginals without changing the
+        Viterbi labels."""
+        held_out = self.holdout_booster_proba(data)
+        if held_out is None:
+            return 1.0
+        proba, doc_slices, truth = held_out
+        return fit_temperature(
+            lambda temperature: self._marginals(proba, doc_slices, temperature), truth
+        )
+
+    def holdout_booster_proba(
+        self, data: StageTwoData
+    ) -> tuple[np.ndarray, list[slice], np.ndarray] | None:
+        """Booster probabilities on the real documents of ``calibration_share`` of the
+        training sites, from a second booster trained without them: with those documents'
+        row slices and true label indices (None when there are too few sites)."""
+        held_out = self._calibration_holdout(data)
+        if held_out is None:
+            return None
+        train, test = held_out
+        booster = self._booster().fit(data.stacked[train], data.labels[train])
+        proba = self._align(booster.predict_proba(data.stacked[test]), booster)
+        doc_slices = document_slices(data.frame[DOC_COLUMN].iloc[test])
+        return proba, doc_slices, np.searchsorted(self.classes_, data.labels[test])
+
+    def _calibration_holdout(self, data: StageTwoData) -> tuple[np.ndarray, np.ndarray] | None:
+        """Training and held-out rows of the calibration holdout: ``calibration_share`` of
+        the sites; held out are their real documents, and no row copied from them trains."""
+        groups = data.frame[DOC_COLUMN].map(site_group).to_numpy()
+        real = data.sources == np.arange(len(data.frame))
+        sites = np.unique(groups[real])
+        count = round(self.calibration_share * len(sites))
+        if count < 1 or count >= len(sites):
+            return None
+        rng = np.random.default_rng(self.random_state + CALIBRATION_SEED_OFFSET)
+        held_sites = rng.choice(sites, size=count, replace=False)
+        held = np.isin(groups, held_sites)
+        copied = data.sources >= 0
+        copied_from_held = np.zeros(len(held), dtype=bool)
+        copied_from_held[copied] = held[data.sources[copied]]
+        train = np.flatnonzero(~held & ~copied_from_held)
+        test = np.flatnonzero(held & real)
+        if len(np.unique(data.labels[train])) < 2 or len(test) == 0:
+            return None
+        return train, test
 
     def _fit_text_model(
         self, frame: pd.DataFrame, labels: np.ndarray, sources: np.ndarray
@@ -298,28 +372,79 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
 
     # -- prediction
 
-    def predict_proba(self, X) -> np.ndarray:
-        """Per-paragraph label probabilities (before decoding), columns in ``classes_``."""
+    def stage_two_features(self, X) -> np.ndarray:
+        """The boosting stage's feature matrix of paragraphs: layout, topic and memory cues,
+        the text model's probabilities and their context."""
         check_is_fitted(self, "booster_")
         frame = as_paragraph_frame(X)
-        if frame.empty:
-            return np.zeros((0, len(self.classes_)))
         text_proba = None
         if self.classifier_ is not None:
             text_proba = self.classifier_.predict_proba(self.features_.transform(frame))
             text_proba = self._align(text_proba, self.classifier_)
-        stacked = self._stage_two_matrix(frame, text_proba, training=False)
-        return self._align(self.booster_.predict_proba(stacked), self.booster_)
+        return self._stage_two_matrix(frame, text_proba, training=False)
 
-    def predict(self, X) -> np.ndarray:
-        return self.predict_with_proba(X)[0]
-
-    def predict_with_proba(self, X) -> tuple[np.ndarray, np.ndarray]:
-        """Decoded labels and per-paragraph probabilities, computed once."""
+    def booster_proba(self, X) -> np.ndarray:
+        """The booster's per-paragraph label probabilities (before any decoding), columns in
+        ``classes_``."""
         check_is_fitted(self, "booster_")
         frame = as_paragraph_frame(X)
-        proba = self.predict_proba(frame)
-        return self.classes_[self._decode(proba, frame[DOC_COLUMN])], proba
+        if frame.empty:
+            return np.zeros((0, len(self.classes_)))
+        stacked = self.stage_two_features(frame)
+        return self._align(self.booster_.predict_proba(stacked), self.booster_)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Per-paragraph label probabilities, columns in ``classes_``: the chain's calibrated
+        posterior marginals, or the booster's probabilities with ``sequence="none"``."""
+        frame = as_paragraph_frame(X)
+        return self._reported_proba(self.booster_proba(frame), document_slices(frame[DOC_COLUMN]))
+
+    def predict(self, X) -> np.ndarray:
+        check_is_fitted(self, "booster_")
+        frame = as_paragraph_frame(X)
+        proba = self.booster_proba(frame)
+        return self.classes_[self._decode(proba, document_slices(frame[DOC_COLUMN]))]
+
+    def predict_with_proba(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """Decoded labels and the probabilities :meth:`predict_proba` reports, computed with
+        one pass of the feature stages."""
+        check_is_fitted(self, "booster_")
+        frame = as_paragraph_frame(X)
+        proba = self.booster_proba(frame)
+        doc_slices = document_slices(frame[DOC_COLUMN])
+        return self.classes_[self._decode(proba, doc_slices)], self._reported_proba(
+            proba, doc_slices
+        )
+
+    @property
+    def chain_(self) -> Chain:
+        """The learned label chain (start, transition and end log-probabilities)."""
+        return Chain(self.log_start_, self.log_transitions_, self.log_end_)
+
+    def log_emission(self, booster_proba: np.ndarray) -> np.ndarray:
+        """The chain's emission scores of booster probabilities: log-probability minus the
+        booster's label prior."""
+        return log_proba(booster_proba) - self.log_prior_
+
+    def _marginals(
+        self, booster_proba: np.ndarray, doc_slices: list[slice], temperature: float
+    ) -> np.ndarray:
+        """The posterior label marginals of the chain tempered by ``temperature``."""
+        emission = self.log_emission(booster_proba)
+        return tempered_marginals(emission, doc_slices, self.chain_, temperature)
+
+    def _reported_proba(self, booster_proba: np.ndarray, doc_slices: list[slice]) -> np.ndarray:
+        if self.sequence == "none" or len(booster_proba) == 0:
+            return booster_proba
+        return self._marginals(booster_proba, doc_slices, self.temperature_)
+
+    def _decode(self, booster_proba: np.ndarray, doc_slices: list[slice]) -> np.ndarray:
+        """Label indices of each paragraph under the ``sequence`` mode."""
+        if self.sequence == "none" or len(booster_proba) == 0:
+            return booster_proba.argmax(axis=1)
+        if self.sequence == "marginal":
+            return self._reported_proba(booster_proba, doc_slices).argmax(axis=1)
+        return decode_documents(self.log_emission(booster_proba), doc_slices, self.chain_)
 
     def top_features(self, n: int = 15) -> dict[str, list[tuple[str, float]]]:
         """The ``n`` text features with the largest weight towards each label in the text
@@ -335,17 +460,6 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
             str(label): [(str(names[i]), float(coef[row, i])) for i in np.argsort(-coef[row])[:n]]
             for row, label in enumerate(self.classifier_.classes_)
         }
-
-    def _decode(self, proba: np.ndarray, doc_ids: pd.Series) -> np.ndarray:
-        if self.sequence == "none":
-            return proba.argmax(axis=1)
-        log_proba = np.log(np.clip(proba, 1e-12, 1.0))
-        path = np.zeros(len(proba), dtype=int)
-        for part in document_slices(doc_ids):
-            path[part] = viterbi(
-                log_proba[part], self.log_start_, self.log_transitions_, self.log_end_
-            )
-        return path
 
 
 def site_group(doc_id: str) -> str:

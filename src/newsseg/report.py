@@ -124,6 +124,25 @@ def curve_rows(cv: dict) -> tuple[list[str], list[list[str]]]:
     return columns, rows
 
 
+def ablation_table(ablation: dict) -> str:
+    """The ablation: pooled out-of-fold scores of the model with each component switched."""
+    variants = ablation["variants"]
+    labels = list(dict.fromkeys(label for row in variants for label in row["f1"]))
+    columns = ["variant", "macro-F1", *labels, "body_f1", "seconds"]
+    rows = [
+        [
+            row["variant"],
+            f"{row['macro_f1']:.3f}",
+            *(f"{row['f1'][label]:.3f}" if label in row["f1"] else "-" for label in labels),
+            f"{row['body_f1']:.3f}",
+            f"{row['seconds']:.0f}",
+        ]
+        for row in variants
+    ]
+    title = f"ablation: {ablation['folds']}-fold cross-validation grouped by {ablation['group_by']}"
+    return "\n".join([title, "", _text_table(columns, rows)])
+
+
 def inspect_table(info: dict) -> str:
     """A model's metadata and its strongest features per label, for people."""
     data = info.get("training_data") or {}
@@ -149,6 +168,8 @@ def inspect_table(info: dict) -> str:
         lines += [f"  {name:<12} {_mean_std(values)}" for name, values in cv["per_fold"].items()]
     else:
         lines += ["", "no cross-validation scores (train with --cv K to record them)"]
+    if info.get("ablation"):
+        lines += ["", ablation_table(info["ablation"])]
     for label, features in info["top_features"].items():
         lines += ["", f"strongest features towards {label}:"]
         lines += [f"  {item['weight']:>8.3f}  {item['feature']}" for item in features]
