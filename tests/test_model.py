@@ -214,6 +214,18 @@ def test_packed_trees_with_indices_out_of_range_are_refused(
         model.load_model(target)
 
 
+def test_files_with_unchecked_tree_objects_are_refused(tiny_model_path, tmp_path, monkeypatch):
+    """Files saved before the trees were packed hold TreePredictor objects."""
+    from sklearn.base import BaseEstimator
+
+    labeler, metadata = model.load_model(tiny_model_path)
+    monkeypatch.setattr(ParagraphLabeler, "__getstate__", BaseEstimator.__getstate__)
+    target = tmp_path / "old-format.skops"
+    model.save_model(labeler, target, metadata)
+    with pytest.raises(ModelError, match=r"older newsseg.*newsseg train"):
+        model.load_model(target)
+
+
 def test_composed_rows_get_the_text_model_view_of_unseen_text(tiny_frame):
     """A composed teaser copied from another document takes that document's out-of-fold
     text-model probabilities: the text model never saw it, as at prediction time."""

@@ -511,12 +511,14 @@ TRUSTED_TYPES = [
     "newsseg.features.CompactTfidfVectorizer",
     "newsseg.features.TopicFeatures",
     "newsseg.features.ParagraphMemory",
-    # The boosting stage's fitted trees, as files saved before pack_booster hold them.
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "newsseg.features.LayoutFeatures",
     "newsseg.model.ParagraphLabeler",
 ]
 """Types a newsseg model file may hold beyond those skops trusts by default."""
+
+LEGACY_TREE_TYPE = "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
+"""How files saved before the packed trees (see :func:`pack_booster`) held the boosting
+stage: skops builds these without checking their node indices, so they are refused."""
 
 
 def library_versions() -> dict[str, str]:
@@ -637,6 +639,12 @@ def load_model(
     try:
         untrusted = sio.get_untrusted_types(file=source)
         unknown = sorted(set(untrusted) - set(TRUSTED_TYPES))
+        if unknown == [LEGACY_TREE_TYPE]:
+            raise ModelError(
+                source,
+                "was saved by an older newsseg (unchecked boosting trees); retrain it with "
+                "'newsseg train DATA -o MODEL'",
+            )
         if unknown:
             raise ModelError(source, f"holds types newsseg does not trust: {', '.join(unknown)}")
         model = sio.load(source, trusted=TRUSTED_TYPES)
