@@ -634,27 +634,32 @@ def load_model(
         return _load_pickle(source, trust_pickle)
     metadata = read_metadata(source)
     check_versions(source, metadata)
+    # Imported here: importing skops lists every scikit-learn estimator, about a second.
     import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
 
     try:
-        untrusted = sio.get_untrusted_types(file=source)
-        unknown = sorted(set(untrusted) - set(TRUSTED_TYPES))
-        if unknown == [LEGACY_TREE_TYPE]:
-            raise ModelError(
-                source,
-                "was saved by an older newsseg (unchecked boosting trees); retrain it with "
-                "'newsseg train DATA -o MODEL'",
-            )
-        if unknown:
-            raise ModelError(source, f"holds types newsseg does not trust: {', '.join(unknown)}")
+        # skops audits the types before it builds anything; one pass over the file.
         model = sio.load(source, trusted=TRUSTED_TYPES)
-    except ModelError:
-        raise
+    except UntrustedTypesFoundException:
+        # The exception only holds text: list the types again to name them.
+        unknown = sorted(set(sio.get_untrusted_types(file=source)) - set(TRUSTED_TYPES))
+        raise ModelError(source, untrusted_reason(unknown)) from None
     except Exception as error:  # skops raises many kinds on a damaged archive
         raise ModelError(source, f"corrupt model file ({type(error).__name__}: {error})") from None
     if not isinstance(model, ParagraphLabeler):
         raise ModelError(source, "not a newsseg model file (holds no ParagraphLabeler)")
     return model, metadata
+
+
+def untrusted_reason(unknown: list[str]) -> str:
+    """Why a model file holding the ``unknown`` types is refused."""
+    if unknown == [LEGACY_TREE_TYPE]:
+        return (
+            "was saved by an older newsseg (unchecked boosting trees); retrain it with "
+            "'newsseg train DATA -o MODEL'"
+        )
+    return f"holds types newsseg does not trust: {', '.join(unknown)}"
 
 
 def _load_pickle(source: Path, trust_pickle: bool) -> tuple[ParagraphLabeler, dict]:
