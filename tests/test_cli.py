@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -361,3 +363,21 @@ def test_no_sequence_takes_each_most_probable_label(dump, tiny_model_path):
     result = run("predict", str(dump), "-m", str(tiny_model_path), "--no-sequence")
     assert result.exit_code == 0, result.output
     assert len(result.stdout.splitlines()) == 5
+
+
+def loaded_after(statement: str) -> list[str]:
+    """Which heavy libraries a fresh interpreter has loaded after ``statement``."""
+    heavy = ("sklearn", "pandas", "matplotlib", "skops.io")
+    code = f"import sys; {statement}; print(*[m for m in {heavy!r} if m in sys.modules])"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    return result.stdout.split()
+
+
+def test_start_up_loads_only_what_a_command_needs():
+    """--help and usage errors need no scikit-learn; labeling needs no matplotlib, and skops
+    is imported when a model is loaded."""
+    assert loaded_after("import newsseg.cli") == []
+    assert loaded_after("import newsseg") == []
+    assert loaded_after("import newsseg.api") == ["sklearn", "pandas"]
