@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -384,3 +386,21 @@ def test_train_with_ablation_records_it_and_inspect_shows_it(tiny_corpus, tmp_pa
 def test_ablation_needs_cross_validation(tiny_corpus, tmp_path):
     result = run("train", str(tiny_corpus), "-o", str(tmp_path / "m.skops"), "--ablation")
     assert_one_line_error(result, "--ablation needs --cv")
+
+
+def loaded_after(statement: str) -> list[str]:
+    """Which heavy libraries a fresh interpreter has loaded after ``statement``."""
+    heavy = ("sklearn", "pandas", "matplotlib", "skops.io")
+    code = f"import sys; {statement}; print(*[m for m in {heavy!r} if m in sys.modules])"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    return result.stdout.split()
+
+
+def test_start_up_loads_only_what_a_command_needs():
+    """--help and usage errors need no scikit-learn; labeling needs no matplotlib, and skops
+    is imported when a model is loaded."""
+    assert loaded_after("import newsseg.cli") == []
+    assert loaded_after("import newsseg") == []
+    assert loaded_after("import newsseg.api") == ["sklearn", "pandas"]

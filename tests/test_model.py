@@ -159,6 +159,74 @@ def test_save_is_atomic_and_refuses_overwrite(tmp_path, tiny_model_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.meta.json", "m.skops"]
 
 
+def test_saved_trees_are_packed_and_predict_bit_identically(tiny_frame, tmp_path):
+    X, y = tiny_frame[["doc_id", "text"]], tiny_frame["label"]
+    fitted = ParagraphLabeler(**TINY_PARAMS, boost_iterations=20).fit(X, y)
+    target = tmp_path / "m.skops"
+    model.save_model(fitted, target, {"versions": model.library_versions()})
+    assert len(fitted.booster_._predictors) == 20  # saving leaves the fitted model whole
+    with zipfile.ZipFile(target) as archive:
+        assert "TreePredictor" not in archive.read("schema.json").decode()
+        assert len(archive.namelist()) < 60  # a few arrays, not three per tree
+    loaded, _ = model.load_model(target)
+    assert np.array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
+    assert (loaded.predict(X) == fitted.predict(X)).all()
+    pairs = [
+        (a, b)
+        for before, after in zip(
+            fitted.booster_._predictors, loaded.booster_._predictors, strict=True
+        )
+        for a, b in zip(before, after, strict=True)
+    ]
+    assert len(pairs) == 20 * 4
+    for a, b in pairs:
+        assert a.nodes.tobytes() == b.nodes.tobytes()
+        assert np.array_equal(a.raw_left_cat_bitsets, b.raw_left_cat_bitsets)
+        assert np.array_equal(a.binned_left_cat_bitsets, b.binned_left_cat_bitsets)
+    thresholds = zip(
+        fitted.booster_._bin_mapper.bin_thresholds_,
+        loaded.booster_._bin_mapper.bin_thresholds_,
+        strict=True,
+    )
+    assert all(np.array_equal(a, b) for a, b in thresholds)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("left", 10**6), ("right", 0), ("feature_idx", 10**6)]
+)
+def test_packed_trees_with_indices_out_of_range_are_refused(
+    tiny_model_path, tmp_path, monkeypatch, field, value
+):
+    """scikit-learn walks the trees without bounds checks: a crafted index must never
+    reach it (a child at 0 would loop for ever; a big one reads outside the arrays)."""
+    labeler, metadata = model.load_model(tiny_model_path)
+    pack = model.pack_booster
+
+    def tampered(booster):
+        copy, arrays = pack(booster)
+        nodes = arrays["nodes"].copy()
+        nodes[field][np.flatnonzero(nodes["is_leaf"] == 0)[0]] = value
+        return copy, {**arrays, "nodes": nodes}
+
+    monkeypatch.setattr(model, "pack_booster", tampered)
+    target = tmp_path / "crafted.skops"
+    model.save_model(labeler, target, metadata)
+    with pytest.raises(ModelError, match=r"corrupt model file.*out of range"):
+        model.load_model(target)
+
+
+def test_files_with_unchecked_tree_objects_are_refused(tiny_model_path, tmp_path, monkeypatch):
+    """Files saved before the trees were packed hold TreePredictor objects."""
+    from sklearn.base import BaseEstimator
+
+    labeler, metadata = model.load_model(tiny_model_path)
+    monkeypatch.setattr(ParagraphLabeler, "__getstate__", BaseEstimator.__getstate__)
+    target = tmp_path / "old-format.skops"
+    model.save_model(labeler, target, metadata)
+    with pytest.raises(ModelError, match=r"older newsseg.*newsseg train"):
+        model.load_model(target)
+
+
 def test_composed_rows_get_the_text_model_view_of_unseen_text(tiny_frame):
     """A composed teaser copied from another document takes that document's out-of-fold
     text-model probabilities: the text model never saw it, as at prediction time."""

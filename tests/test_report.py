@@ -8,7 +8,7 @@ import re
 
 import pandas as pd
 
-from newsseg import evaluate, report
+from newsseg import evaluate, plots, report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -38,7 +38,7 @@ def small_evaluation() -> evaluate.Evaluation:
 
 
 def test_confusion_picture_is_a_png():
-    png = report.confusion_png({"labels": ["a", "b"], "matrix": [[3, 1], [0, 2]]})
+    png = plots.confusion_png({"labels": ["a", "b"], "matrix": [[3, 1], [0, 2]]})
     assert png.startswith(PNG_MAGIC)
 
 
@@ -100,7 +100,7 @@ def test_cv_table_and_report_show_spread_folds_and_curve():
     assert "learning curve" in table and "train docs" in table
     page = report.render_html(report.cv_report(cv))
     assert page.count("data:image/png;base64,") == 2  # learning curve, pooled confusion
-    assert report.learning_curve_png(cv).startswith(PNG_MAGIC)
+    assert plots.learning_curve_png(cv).startswith(PNG_MAGIC)
 
 
 def test_ablation_table_lists_each_variant_in_order():

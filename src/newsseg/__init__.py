@@ -7,19 +7,26 @@ Each paragraph gets one of ``headline``, ``body``, ``legal`` or ``teaser``. The 
 >>> newsseg.label_paragraphs(["A headline", "A body paragraph."], model)
 """
 
-from newsseg.api import (
-    cross_validation,
-    evaluate_model,
-    evaluate_report,
-    evaluation_frame,
-    inspect_model,
-    label_dump,
-    label_frame,
-    label_paragraphs,
-    load_model,
-    train,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from newsseg.config import LABELS
+
+if TYPE_CHECKING:
+    from newsseg.api import (
+        cross_validation,
+        evaluate_model,
+        evaluate_report,
+        evaluation_frame,
+        inspect_model,
+        label_dump,
+        label_frame,
+        label_paragraphs,
+        load_model,
+        train,
+    )
 
 __version__ = "0.1.0"
 
@@ -37,3 +44,17 @@ __all__ = [
     "load_model",
     "train",
 ]
+
+_API = frozenset(__all__) - {"LABELS", "__version__"}
+
+
+def __getattr__(name: str):
+    # The API is imported on first use: it loads scikit-learn and pandas (seconds), which
+    # `newsseg --help` and `import newsseg.config` do not need.
+    if name in _API:
+        return getattr(importlib.import_module("newsseg.api"), name)
+    raise AttributeError(f"module 'newsseg' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -33,6 +33,7 @@ from newsseg.config import (
     LABELS,
     STDIN_PATH,
     TABLE_SUFFIXES,
+    TOP_FEATURES,
     ordered_labels,
 )
 from newsseg.errors import InputError, NewssegError, OutputError
@@ -423,8 +424,6 @@ def cross_validation(
 
 
 # --------------------------------------------------------------------------- inspect
-
-TOP_FEATURES = 15
 
 
 def inspect_model(

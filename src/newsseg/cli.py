@@ -2,6 +2,10 @@
 
 Known errors (:class:`~newsseg.errors.NewssegError`) become one line on stderr and exit 1;
 anything else is a bug: it keeps its traceback, asks to be reported and exits 70.
+
+Start-up: each command imports :mod:`newsseg.api` (and the report tables) when it runs,
+since they load scikit-learn and pandas, seconds that ``--help`` and a usage error need not
+wait for.
 """
 
 from __future__ import annotations
@@ -18,12 +22,9 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from newsseg import api, distributed
-from newsseg.config import LABELS
-from newsseg.dataset import check_output
+from newsseg.config import LABELS, TOP_FEATURES
 from newsseg.errors import NewssegError
 from newsseg.progress import progress_bars, wants_bars
-from newsseg.report import ablation_table, cv_table, inspect_table, score_table, write_json
 
 app = typer.Typer(
     name="newsseg",
@@ -158,6 +159,9 @@ def train(
     quiet: Quiet = False,
 ) -> None:
     """Train a model on labeled dumps (*.tsv, tables) and save it with its metadata."""
+    from newsseg import api  # on use: see Start-up above
+    from newsseg.report import ablation_table, cv_table
+
     label_set = [label.strip() for label in labels.split(",") if label.strip()]
     with progress_bars(wants_bars(quiet)) as track:
         metadata = api.train(
@@ -204,6 +208,10 @@ def evaluate(
     quiet: Quiet = False,
 ) -> None:
     """Score a model on labeled dumps: per-label table, macro-F1, accuracy, confusion."""
+    from newsseg import api  # on use: see Start-up above
+    from newsseg.dataset import check_output
+    from newsseg.report import score_table, write_json
+
     with progress_bars(wants_bars(quiet)) as track:
         if report_dir is None:
             labeler = api.load_model(model, trust_pickle=trust_pickle)
@@ -292,6 +300,8 @@ def predict(
     quiet: Quiet = False,
 ) -> None:
     """Label every paragraph of dumps (*.txt), labeled dumps or tables."""
+    from newsseg import api, distributed  # on use: see Start-up above
+
     if proba and output_format is OutputFormat.tsv:
         raise NewssegError("--proba needs --format jsonl or csv")
     labeler = api.load_model(model, trust_pickle=trust_pickle)
@@ -363,6 +373,9 @@ def cv(
 ) -> None:
     """Grouped K-fold cross-validation of a new model: mean ± std per metric and per label,
     and a learning curve (score against the number of training documents)."""
+    from newsseg import api  # on use: see Start-up above
+    from newsseg.report import cv_table
+
     with progress_bars(wants_bars(quiet)) as track:
         result = api.cross_validation(
             paths,
@@ -388,12 +401,15 @@ def inspect(
     ] = None,
     top: Annotated[
         int, typer.Option("--top", "-n", min=1, help="Strongest features to list per label.")
-    ] = api.TOP_FEATURES,
+    ] = TOP_FEATURES,
     json_path: JsonPath = None,
     trust_pickle: TrustPickle = False,
 ) -> None:
     """Show a model's metadata (versions, labels, training data, CV scores, the ablation
     table) and the strongest features towards each label."""
+    from newsseg import api  # on use: see Start-up above
+    from newsseg.report import inspect_table, write_json
+
     info = api.inspect_model(model, top=top, trust_pickle=trust_pickle)
     if json_path is not None:
         write_json(json_path, info)

@@ -37,3 +37,6 @@ MODEL_META_MEMBER = "newsseg-meta.json"
 CORPUS_ENV = "NEWSSEG_CORPUS"
 DEFAULT_CORPUS = Path("..") / "shared" / "corpus"
 """Where the developers' labeled corpus sits beside a checkout."""
+
+TOP_FEATURES = 15
+"""Text features listed per label by ``newsseg inspect`` and ``inspect_model``."""

@@ -25,6 +25,11 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble._hist_gradient_boosting.common import (
+    PREDICTOR_RECORD_DTYPE,
+    X_BITSET_INNER_DTYPE,
+)
+from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 from sklearn.utils.validation import check_is_fitted
@@ -179,10 +184,25 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         self.calibration_share = calibration_share
         self.random_state = random_state
 
+    # -- saved state
+
+    def __getstate__(self):
+        """The state with the boosting stage's trees packed into a few arrays (see
+        :func:`pack_booster`): a model file holds tens of arrays, not thousands of objects."""
+        state = dict(super().__getstate__())  # a copy: object.__getstate__ gives __dict__
+        booster = state.get("booster_")
+        if isinstance(booster, HistGradientBoostingClassifier) and booster._predictors:
+            state["booster_"], state["booster_arrays_"] = pack_booster(booster)
+        return state
+
     def __setstate__(self, state: dict) -> None:
-        """Restore a model file; one written before calibration (no ``calibration_share``,
-        ``temperature_`` or ``log_prior_``) gets the values it decoded with."""
+        """Restore a model file: unpack the booster's trees; one written before calibration
+        (no ``calibration_share``, ``temperature_`` or ``log_prior_``) gets the values it
+        decoded with."""
         state = dict(state)
+        arrays = state.pop("booster_arrays_", None)
+        if arrays is not None:
+            unpack_booster(state["booster_"], arrays)
         state.setdefault("calibration_share", 0.0)
         if "booster_" in state:
             state.setdefault("temperature_", 1.0)
@@ -502,6 +522,109 @@ BANNER_ROWS = 4
 """A notice among a page's first rows is a banner, not the start of its footer."""
 
 
+# --------------------------------------------------------------------------- compact trees
+# A fitted booster holds one TreePredictor per label and iteration (480 for the default
+# model), each with three small arrays; a skops file stores every object and array as its
+# own entry, and loading them one by one takes seconds. These functions store all trees in
+# a few concatenated arrays and rebuild the predictors on load, after checking that every
+# node index points inside its tree: scikit-learn predicts without bounds checks.
+
+
+BITSET_WORDS = 8
+"""32-bit words of a category bitset in scikit-learn's trees (256 categories)."""
+
+
+def pack_booster(
+    booster: HistGradientBoostingClassifier,
+) -> tuple[HistGradientBoostingClassifier, dict[str, np.ndarray]]:
+    """A shallow copy of a fitted ``booster`` without its trees and bin thresholds, and
+    those as arrays: ``booster`` itself is left as it is."""
+    trees = [tree for iteration in booster._predictors for tree in iteration]
+    thresholds = booster._bin_mapper.bin_thresholds_
+    arrays = {
+        "layout": np.array([len(booster._predictors), len(booster._predictors[0])]),
+        "node_counts": np.array([len(tree.nodes) for tree in trees], dtype=np.int64),
+        "nodes": np.concatenate([tree.nodes for tree in trees]),
+        "bitset_counts": np.array(
+            [len(tree.raw_left_cat_bitsets) for tree in trees], dtype=np.int64
+        ),
+        "binned_bitsets": np.concatenate([tree.binned_left_cat_bitsets for tree in trees]),
+        "raw_bitsets": np.concatenate([tree.raw_left_cat_bitsets for tree in trees]),
+        "threshold_counts": np.array([len(t) for t in thresholds], dtype=np.int64),
+        "thresholds": np.concatenate(thresholds) if thresholds else np.zeros(0),
+    }
+    bin_mapper = _shallow_copy(booster._bin_mapper, bin_thresholds_=None)
+    return _shallow_copy(booster, _predictors=None, _bin_mapper=bin_mapper), arrays
+
+
+def unpack_booster(booster: HistGradientBoostingClassifier, arrays: dict) -> None:
+    """Put the trees and bin thresholds packed by :func:`pack_booster` back into
+    ``booster``; a :class:`ValueError` if the arrays do not describe valid trees."""
+    n_iterations, n_per_iteration = (int(n) for n in arrays["layout"])
+    node_counts = np.asarray(arrays["node_counts"], dtype=np.int64)
+    bitset_counts = np.asarray(arrays["bitset_counts"], dtype=np.int64)
+    nodes = np.asarray(arrays["nodes"])
+    if nodes.dtype != PREDICTOR_RECORD_DTYPE:  # as TreePredictor.__setstate__ does
+        nodes = nodes.astype(PREDICTOR_RECORD_DTYPE, casting="same_kind")
+    binned, raw = (
+        np.ascontiguousarray(arrays[name], dtype=X_BITSET_INNER_DTYPE)
+        for name in ("binned_bitsets", "raw_bitsets")
+    )
+    if not (
+        n_iterations >= 1
+        and n_per_iteration >= 1
+        and n_iterations * n_per_iteration == len(node_counts) == len(bitset_counts)
+        and binned.ndim == raw.ndim == 2
+        and binned.shape[1] == raw.shape[1] == BITSET_WORDS
+        and node_counts.min(initial=1) >= 1
+        and bitset_counts.min(initial=0) >= 0
+        and node_counts.sum() == len(nodes)
+        and bitset_counts.sum() == len(binned) == len(raw)
+    ):
+        raise ValueError("the packed trees do not add up")
+    _check_nodes(nodes, node_counts, bitset_counts, booster.n_features_in_)
+    node_parts = np.split(nodes, np.cumsum(node_counts)[:-1])
+    binned_parts = np.split(binned, np.cumsum(bitset_counts)[:-1])
+    raw_parts = np.split(raw, np.cumsum(bitset_counts)[:-1])
+    trees = [
+        TreePredictor(*parts) for parts in zip(node_parts, binned_parts, raw_parts, strict=True)
+    ]
+    booster._predictors = [
+        trees[start : start + n_per_iteration] for start in range(0, len(trees), n_per_iteration)
+    ]
+    threshold_counts = np.asarray(arrays["threshold_counts"], dtype=np.int64)
+    thresholds = np.asarray(arrays["thresholds"])
+    if threshold_counts.min(initial=0) < 0 or threshold_counts.sum() != len(thresholds):
+        raise ValueError("the packed bin thresholds do not add up")
+    booster._bin_mapper.bin_thresholds_ = np.split(thresholds, np.cumsum(threshold_counts)[:-1])
+
+
+def _check_nodes(
+    nodes: np.ndarray, node_counts: np.ndarray, bitset_counts: np.ndarray, n_features: int
+) -> None:
+    """Every split's children lie after it in its own tree (so a walk ends), its feature
+    is an input column and its bitset exists: what predicting reads without checking."""
+    tree_size = np.repeat(node_counts, node_counts)
+    position = np.arange(len(nodes)) - np.repeat(np.cumsum(node_counts) - node_counts, node_counts)
+    split = nodes["is_leaf"] == 0
+    children_ok = all(
+        ((nodes[side] > position) & (nodes[side] < tree_size))[split].all()
+        for side in ("left", "right")
+    )
+    feature = nodes["feature_idx"][split]
+    categorical = split & (nodes["is_categorical"] != 0)
+    bitsets_ok = (nodes["bitset_idx"] < np.repeat(bitset_counts, node_counts))[categorical]
+    if not (children_ok and ((feature >= 0) & (feature < n_features)).all() and bitsets_ok.all()):
+        raise ValueError("a packed tree has a node index out of range")
+
+
+def _shallow_copy(obj, **changes):
+    """A new ``type(obj)`` sharing ``obj``'s attributes, with ``changes`` applied."""
+    copy = object.__new__(type(obj))
+    copy.__dict__.update(vars(obj), **changes)
+    return copy
+
+
 # --------------------------------------------------------------------------- model files
 
 PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
@@ -511,12 +634,14 @@ TRUSTED_TYPES = [
     "newsseg.features.CompactTfidfVectorizer",
     "newsseg.features.TopicFeatures",
     "newsseg.features.ParagraphMemory",
-    # The boosting stage's fitted trees: plain arrays, no code.
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "newsseg.features.LayoutFeatures",
     "newsseg.model.ParagraphLabeler",
 ]
 """Types a newsseg model file may hold beyond those skops trusts by default."""
+
+LEGACY_TREE_TYPE = "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
+"""How files saved before the packed trees (see :func:`pack_booster`) held the boosting
+stage: skops builds these without checking their node indices, so they are refused."""
 
 
 def library_versions() -> dict[str, str]:
@@ -632,21 +757,32 @@ def load_model(
         return _load_pickle(source, trust_pickle)
     metadata = read_metadata(source)
     check_versions(source, metadata)
+    # Imported here: importing skops lists every scikit-learn estimator, about a second.
     import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
 
     try:
-        untrusted = sio.get_untrusted_types(file=source)
-        unknown = sorted(set(untrusted) - set(TRUSTED_TYPES))
-        if unknown:
-            raise ModelError(source, f"holds types newsseg does not trust: {', '.join(unknown)}")
+        # skops audits the types before it builds anything; one pass over the file.
         model = sio.load(source, trusted=TRUSTED_TYPES)
-    except ModelError:
-        raise
+    except UntrustedTypesFoundException:
+        # The exception only holds text: list the types again to name them.
+        unknown = sorted(set(sio.get_untrusted_types(file=source)) - set(TRUSTED_TYPES))
+        raise ModelError(source, untrusted_reason(unknown)) from None
     except Exception as error:  # skops raises many kinds on a damaged archive
         raise ModelError(source, f"corrupt model file ({type(error).__name__}: {error})") from None
     if not isinstance(model, ParagraphLabeler):
         raise ModelError(source, "not a newsseg model file (holds no ParagraphLabeler)")
     return model, metadata
+
+
+def untrusted_reason(unknown: list[str]) -> str:
+    """Why a model file holding the ``unknown`` types is refused."""
+    if unknown == [LEGACY_TREE_TYPE]:
+        return (
+            "was saved by an older newsseg (unchecked boosting trees); retrain it with "
+            "'newsseg train DATA -o MODEL'"
+        )
+    return f"holds types newsseg does not trust: {', '.join(unknown)}"
 
 
 def _load_pickle(source: Path, trust_pickle: bool) -> tuple[ParagraphLabeler, dict]:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from newsseg.dataset import atomic_output, write_text
 from newsseg.evaluate import LABEL_METRICS, SUMMARY_METRICS, Evaluation
-from newsseg.plots import confusion_png, learning_curve_png
 
 CONFUSION_CORNER = "true \\ pred"
 
@@ -245,6 +244,8 @@ def _numbers(*values: float) -> list[str]:
 def evaluation_report(evaluation: Evaluation, context: Sequence[str] = ()) -> Report:
     """The evaluation report: summary, per-label table, confusion heat map, per-site and
     per-source scores, worst documents and every misclassified paragraph."""
+    from newsseg.plots import confusion_png  # matplotlib: loaded only to draw a report
+
     scores = evaluation.scores
     confusion = Picture(
         EVALUATION_FILES["confusion"], confusion_png(scores["confusion"]), "confusion matrix"
@@ -374,6 +375,8 @@ def error_table(evaluation: Evaluation) -> Table:
 def cv_report(cv: dict, context: Sequence[str] = ()) -> Report:
     """The cross-validation report: mean ± std over folds, per label, per fold, the learning
     curve and the pooled confusion matrix."""
+    from newsseg.plots import confusion_png, learning_curve_png  # matplotlib: only to draw
+
     means = Table(
         ["score", "mean ± std"], [[name, _mean_std(v)] for name, v in cv["per_fold"].items()], {1}
     )
