@@ -27,7 +27,7 @@ MIN_NOTICE_CHARS = 20
 class Composition:
     """How many pages to compose and of what."""
 
-    share: float = 0.5
+    share: float = 1.0
     """Composed pages per training document."""
     lead_share: float = 0.7
     """Teasers that are the lead (first body paragraph) of another document, not its title."""
