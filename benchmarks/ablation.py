@@ -10,29 +10,19 @@ a model's metadata.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-from pathlib import Path
 
-from newsseg.dataset import read_documents
+from cv_args import cv_parser, read_corpus
+
 from newsseg.evaluate import ABLATION_VARIANTS, ablation
 from newsseg.model import ParagraphLabeler
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
-
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--json", type=Path)
+    parser = cv_parser(__doc__)
     parser.add_argument("--only", nargs="*", help="names of variants to run (default: all)")
     args = parser.parse_args()
-    if not (args.corpus / "manifest.csv").is_file():
-        sys.exit(f"ablation: corpus not found at {args.corpus} (give --corpus)")
-    frame = read_documents([args.corpus], labeled=True)
+    frame = read_corpus(args, "ablation")
     rows = {}
     print("| variant | macro-F1 | headline | body | legal | teaser | body_f1 | seconds |")
     print("|---|---|---|---|---|---|---|---|")

@@ -26,23 +26,19 @@ nothing:
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
+from cv_args import cv_parser, read_corpus
 
 from newsseg import sequence
-from newsseg.dataset import read_documents
 from newsseg.evaluate import calibration, grouped_folds, score
 from newsseg.features import document_slices
 from newsseg.model import CALIBRATION_SHARE, ParagraphLabeler
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
 TEXT = ["doc_id", "text"]
 CRF_PARAMS = {"algorithm": "lbfgs", "c1": 0.05, "c2": 0.05, "max_iterations": 200}
 """The CRF's settings: L1 and L2 regularisation of crfsuite's L-BFGS training."""
@@ -200,18 +196,13 @@ def decoding_speed(emission: np.ndarray, slices: list[slice], chain) -> dict[str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--json", type=Path)
+    parser = cv_parser(__doc__)
     parser.add_argument("--no-crf", action="store_true", help="skip the CRF")
     args = parser.parse_args()
-    if not (args.corpus / "manifest.csv").is_file():
-        sys.exit(f"sequence_compare: corpus not found at {args.corpus} (give --corpus)")
+    frame = read_corpus(args, "sequence_compare").reset_index(drop=True)
     with_crf = not args.no_crf and crf_available()
     if not args.no_crf and not with_crf:
         print("sklearn-crfsuite is not installed: the CRF row is skipped", file=sys.stderr)
-    frame = read_documents([args.corpus], labeled=True).reset_index(drop=True)
     predicted: dict[str, np.ndarray] = defaultdict(lambda: np.empty(len(frame), dtype=object))
     reported: dict[str, list] = defaultdict(list)
     seconds: dict[str, float] = defaultdict(float)
