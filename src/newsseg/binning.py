@@ -5,7 +5,7 @@ With sample weights (``class_weight="balanced"`` gives every row one), scikit-le
 ``_weighted_percentile`` once per quantile: 254 sorts of the column, for each of about a
 hundred columns, and most of the training time on 100 000 paragraphs (fixed upstream in
 scikit-learn/scikit-learn#34248, not yet released). :class:`BinQuantiser` computes the same
-thresholds for all quantiles at once, and replaces every value by one representative of its
+thresholds with one call per column, and replaces every value by one representative of its
 bin. The booster then sees at most 255 distinct values a column, bins them by their
 midpoints (scikit-learn's quick path) and puts every row into the bin it would have had:
 the same trees, and the same predictions once new rows are quantised alike.
@@ -27,23 +27,17 @@ def weighted_thresholds(
     column: np.ndarray, weights: np.ndarray, max_bins: int = MAX_BINS
 ) -> np.ndarray | None:
     """The thresholds scikit-learn's ``_find_binning_thresholds`` computes for ``column``
-    with positive ``weights`` (its weighted "averaged inverted CDF" quantiles, every step
-    done as it does them, so that the floats come out the same), or None where it bins by
-    distinct values (at most ``max_bins`` of them)."""
+    with ``weights``, or None where it bins by distinct values (at most ``max_bins``)."""
+    from sklearn.utils.stats import _weighted_percentile
+
     keep = ~np.isnan(column) & (weights != 0)
     values, weights = column[keep], weights[keep]
-    order = np.argsort(values)  # _find_binning_thresholds sorts first ...
+    order = np.argsort(values)
     values, weights = values[order], weights[order]
     if len(np.unique(values)) <= max_bins:
         return None
-    order = np.argsort(values)  # ... and _weighted_percentile sorts again
-    values, cdf = values[order], np.cumsum(weights[order])
-    ranks = np.linspace(0, 100, num=max_bins + 1)[1:-1] / 100 * cdf[-1]
-    last = len(values) - 1
-    at = np.clip(np.searchsorted(cdf, ranks), 0, last)
-    above = cdf[at] - ranks > np.finfo(np.float64).eps
-    after = np.clip(at + 1, 0, last)
-    thresholds = np.where(above, values[at], (values[at] + values[after]) / 2)
+    percentiles = np.linspace(0, 100, num=max_bins + 1)[1:-1]
+    thresholds = np.asarray(_weighted_percentile(values, weights, percentiles, average=True))
     return np.clip(np.unique(thresholds), None, _ALMOST_INF)
 
 
