@@ -406,7 +406,7 @@ def position_cues(doc_ids: pd.Series) -> pd.DataFrame:
     """Where each paragraph stands in its document (rows of a document are consecutive)."""
     documents = Documents(doc_ids)
     from_start = documents.position.astype(float)
-    size = documents.size[documents.runs].astype(float)
+    size = documents.document_size.astype(float)
     from_end = size - 1 - from_start
     return pd.DataFrame(
         {
@@ -446,7 +446,9 @@ class Documents:
         self.size = np.diff(np.append(self.first_row, n))
         self.start = np.repeat(self.first_row, self.size)
         """The first row of each row's document."""
-        self.stop = self.start + np.repeat(self.size, self.size)
+        self.document_size = np.repeat(self.size, self.size)
+        """The number of rows of each row's document."""
+        self.stop = self.start + self.document_size
         self.position = np.arange(n) - self.start
 
     def cumsum(self, values: np.ndarray) -> np.ndarray:
@@ -467,7 +469,7 @@ class Documents:
         any batch.)"""
         values = np.asarray(values, dtype=float)
         total, count = np.zeros(len(values)), np.zeros(len(values))
-        last = self.size[self.runs] - 1
+        last = self.document_size - 1
         for offset in range(-(width // 2), width // 2 + 1):
             inside = (self.position + offset >= 0) & (self.position + offset <= last)
             total += np.where(inside, np.roll(values, -offset), 0.0)
@@ -483,7 +485,7 @@ class Documents:
     def neighbours_max(self, values: np.ndarray) -> np.ndarray:
         """The largest of a row and its two neighbours in the same document."""
         previous = np.where(self.position > 0, np.roll(values, 1), values)
-        following = np.where(self.position < self.size[self.runs] - 1, np.roll(values, -1), values)
+        following = np.where(self.position < self.document_size - 1, np.roll(values, -1), values)
         return np.maximum(values, np.maximum(previous, following))
 
 
@@ -510,7 +512,7 @@ def block_cues(texts: pd.Series, doc_ids: pd.Series, cues: pd.DataFrame) -> pd.D
     repeated paragraphs and the lengths around each paragraph."""
     documents = Documents(doc_ids)
     position, runs = documents.position, documents.runs
-    size = documents.size[runs].astype(float)
+    size = documents.document_size.astype(float)
     long = (cues["is_long"].to_numpy() > 0) & (position >= 1)
     block_start, block_length = longest_runs(long, documents)
     start, length = block_start[runs], block_length[runs]

@@ -498,14 +498,14 @@ def probability_context(proba: np.ndarray, doc_ids: pd.Series, classes: np.ndarr
     k = proba.shape[1]
     documents = Documents(doc_ids)
     first = (documents.position == 0)[:, None]
-    last = (documents.position == documents.size[documents.runs] - 1)[:, None]
+    last = (documents.position == documents.document_size - 1)[:, None]
     columns = range(k)
     parts = [
         np.where(first, 0.0, np.roll(proba, 1, axis=0)),
         np.where(last, 0.0, np.roll(proba, -1, axis=0)),
         np.column_stack([documents.window_mean(proba[:, j], WINDOW_CONTEXT) for j in columns]),
         np.column_stack([documents.total(proba[:, j]) for j in columns])
-        / np.maximum(documents.size[documents.runs], 1)[:, None],
+        / np.maximum(documents.document_size, 1)[:, None],
     ]
     for label in ("legal", "teaser"):
         seen = np.zeros(len(proba))
