@@ -21,9 +21,8 @@ import joblib
 from cv_args import cv_parser, read_corpus
 
 from newsseg.evaluate import cross_validate
-from newsseg.features import CHAR_MAX_FEATURES, CHAR_NGRAM_RANGE
+from newsseg.features import CHAR_MAX_FEATURES, paragraph_features
 from newsseg.model import ParagraphLabeler
-from newsseg.ngrams import NgramTfidf
 
 SPEED_PARAGRAPHS = 100_000
 OPTIONS: dict[str, dict] = {
@@ -40,12 +39,10 @@ def step_numbers(texts: list[str], params: dict) -> tuple[int, float, int]:
     """Vocabulary size, transform paragraphs/s and saved bytes of the character step."""
     if params.get("use_chars") is False:
         return 0, float("nan"), 0
-    step = NgramTfidf(
-        analyzer="char_wb",
-        ngram_range=CHAR_NGRAM_RANGE,
-        min_df=2,
-        max_features=params.get("char_max_features", CHAR_MAX_FEATURES),
-    ).fit(texts)
+    features = paragraph_features(
+        char_max_features=params.get("char_max_features", CHAR_MAX_FEATURES), use_words=False
+    )
+    step = {name: step for name, step, _ in features.transformers}["chars"].fit(texts)
     many = (texts * (SPEED_PARAGRAPHS // len(texts) + 1))[:SPEED_PARAGRAPHS]
     seconds = []
     for _ in range(3):

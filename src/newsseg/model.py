@@ -156,7 +156,7 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         use_memory: bool = False,
         word_max_features: int | None = WORD_MAX_FEATURES,
         char_max_features: int | None = CHAR_MAX_FEATURES,
-        compose: float = 1.0,
+        compose: float = Composition.share,
         boost_iterations: int = 120,
         boost_leaves: int = 15,
         boost_learning_rate: float = 0.1,
