@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from newsseg.config import DEFAULT_CORPUS as CORPUS_BESIDE_CHECKOUT
 from newsseg.dataset import read_documents
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
+DEFAULT_CORPUS = (ROOT / CORPUS_BESIDE_CHECKOUT).resolve()
 
 
 def cv_parser(doc: str) -> argparse.ArgumentParser:
