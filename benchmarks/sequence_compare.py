@@ -119,7 +119,7 @@ def fold_results(labeler_params: dict, train, test, with_crf: bool) -> tuple[dic
 
     X = test[TEXT]
     test_matrix = labeler.stage_two_features(X)
-    proba = labeler._align(labeler.booster_.predict_proba(test_matrix), labeler.booster_)
+    proba = labeler.stage_two_proba(test_matrix)
     slices = document_slices(X["doc_id"])
     chain, classes = labeler.chain_, labeler.classes_
     emission = labeler.log_emission(proba)

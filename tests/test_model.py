@@ -13,6 +13,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
 
 from newsseg import dataset, model, sequence
+from newsseg.binning import BinQuantiser
 from newsseg.errors import ModelError
 from newsseg.features import DOC_COLUMN
 from newsseg.model import ParagraphLabeler
@@ -225,6 +226,16 @@ def test_files_with_unchecked_tree_objects_are_refused(tiny_model_path, tmp_path
     model.save_model(labeler, target, metadata)
     with pytest.raises(ModelError, match=r"older newsseg.*newsseg train"):
         model.load_model(target)
+
+
+def test_model_files_keep_the_bin_quantiser_and_older_ones_load_without(tiny_model_path):
+    labeler, _ = model.load_model(tiny_model_path)
+    assert isinstance(labeler.quantiser_, BinQuantiser)
+    state = labeler.__getstate__()
+    del state["quantiser_"]  # as saved before newsseg.binning
+    older = ParagraphLabeler.__new__(ParagraphLabeler)
+    older.__setstate__(state)
+    assert older.quantiser_ is None
 
 
 def test_composed_rows_get_the_text_model_view_of_unseen_text(tiny_frame):

@@ -32,10 +32,12 @@ from sklearn.ensemble._hist_gradient_boosting.common import (
 from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from newsseg.augment import Composition, compose_documents
+from newsseg.binning import BinQuantiser
 from newsseg.config import (
     COMPOSED_MARK,
     DEFAULT_MODEL_NAME,
@@ -205,6 +207,7 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
             unpack_booster(state["booster_"], arrays)
         state.setdefault("calibration_share", 0.0)
         if "booster_" in state:
+            state.setdefault("quantiser_", None)  # files from before newsseg.binning
             state.setdefault("temperature_", 1.0)
             state.setdefault("log_prior_", np.zeros(len(state["classes_"])))
         super().__setstate__(state)
@@ -242,7 +245,7 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
     def fit_stage_two(self, data: StageTwoData):
         """Fit the booster, the label chain and the temperature on :meth:`stage_two_data`'s
         result (the second half of :meth:`fit`)."""
-        self.booster_ = self._booster().fit(data.stacked, data.labels)
+        self.booster_, self.quantiser_ = self._fit_booster(data.stacked, data.labels)
         index = np.searchsorted(self.classes_, data.labels)
         sequences = [index[part] for part in document_slices(data.frame[DOC_COLUMN])]
         self.log_start_, self.log_transitions_, self.log_end_ = transition_log_probs(
@@ -251,6 +254,17 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         self.log_prior_ = self._booster_log_prior(index)
         self.temperature_ = self._fit_temperature(data)
         return self
+
+    def _fit_booster(
+        self, stacked: np.ndarray, labels: np.ndarray
+    ) -> tuple[HistGradientBoostingClassifier, BinQuantiser]:
+        """A booster fitted on ``stacked`` quantised to the bins it would cut them into
+        (see :mod:`newsseg.binning`: the same trees, much sooner), and the quantiser."""
+        weights = None
+        if self.class_weight is not None:
+            weights = compute_sample_weight(self.class_weight, labels)
+        quantiser = BinQuantiser().fit(stacked, weights)
+        return self._booster().fit(quantiser.transform(stacked), labels), quantiser
 
     def _booster(self) -> HistGradientBoostingClassifier:
         return HistGradientBoostingClassifier(
@@ -294,8 +308,9 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         if held_out is None:
             return None
         train, test = held_out
-        booster = self._booster().fit(data.stacked[train], data.labels[train])
-        proba = self._align(booster.predict_proba(data.stacked[test]), booster)
+        booster, quantiser = self._fit_booster(data.stacked[train], data.labels[train])
+        proba = booster.predict_proba(quantiser.transform(data.stacked[test]))
+        proba = self._align(proba, booster)
         doc_slices = document_slices(data.frame[DOC_COLUMN].iloc[test])
         return proba, doc_slices, np.searchsorted(self.classes_, data.labels[test])
 
@@ -410,7 +425,12 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         frame = as_paragraph_frame(X)
         if frame.empty:
             return np.zeros((0, len(self.classes_)))
-        stacked = self.stage_two_features(frame)
+        return self.stage_two_proba(self.stage_two_features(frame))
+
+    def stage_two_proba(self, stacked: np.ndarray) -> np.ndarray:
+        """The booster's label probabilities of a :meth:`stage_two_features` matrix."""
+        if self.quantiser_ is not None:
+            stacked = self.quantiser_.transform(stacked)
         return self._align(self.booster_.predict_proba(stacked), self.booster_)
 
     def predict_proba(self, X) -> np.ndarray:
@@ -630,6 +650,7 @@ def _shallow_copy(obj, **changes):
 PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
 
 TRUSTED_TYPES = [
+    "newsseg.binning.BinQuantiser",
     "newsseg.ngrams.NgramTfidf",
     "newsseg.features.CompactTfidfVectorizer",
     "newsseg.features.TopicFeatures",
