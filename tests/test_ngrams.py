@@ -83,6 +83,22 @@ def test_the_vocabulary_keeps_the_most_frequent_ngrams():
     assert sorted(kept) == ["alpha", "beta"]
 
 
+def test_frequencies_count_texts_and_occurrences_of_each_ngram():
+    texts = ["news news today", "today", "news", "", "old news"]
+    hashes, documents, occurrences = NgramTfidf("word")._frequencies(texts)
+    found = word_ngrams(texts, 1, 1, spans=True)
+    names = {
+        value: found.joined[a:b]
+        for value, a, b in zip(found.hashes.tolist(), found.starts, found.ends, strict=True)
+    }
+    counted = {
+        names[value]: (int(d), int(o))
+        for value, d, o in zip(hashes, documents, occurrences, strict=True)
+    }
+    assert counted == {"news": (3, 4), "today": (2, 2), "old": (1, 1)}
+    assert list(hashes) == sorted(hashes)
+
+
 def test_batches_give_the_same_matrix_as_one_batch(monkeypatch):
     texts = ["Copyright 2024 all rights reserved", "", "Read more", "Rights reserved © 2024"] * 3
     whole = NgramTfidf("char_wb", (2, 5)).fit(texts)

@@ -47,8 +47,6 @@ def _salt(n: int) -> np.uint64:
     return np.uint64(_LENGTH_SALT * n % 2**64)  # in Python ints: numpy scalars warn on wrap
 
 
-_ROW_MIX = np.uint64(0xC2B2AE3D27D4EB4F)
-"""Mixes a row number into a hash, to count each n-gram once per text."""
 _BMP = 0x10000
 _BUCKET_BITS = 18
 _BUCKETS = 1 << _BUCKET_BITS
@@ -256,6 +254,25 @@ def analyse(
     return word_ngrams(texts, n_min, n_max, spans=spans)
 
 
+def _batch_frequencies(found: Ngrams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The batch's distinct n-gram hashes (sorted), the number of texts each stands in and
+    its number of occurrences, from one stable sort: an n-gram's occurrences come in text
+    order (each length's n-grams are listed along the batch, and lengths hash apart), so a
+    text is new to its n-gram where the row changes within the n-gram's run."""
+    if len(found.hashes) == 0:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    order = np.argsort(found.hashes, kind="stable")
+    hashes, rows = found.hashes[order], found.rows[order]
+    new_hash = np.ones(len(hashes), dtype=bool)
+    np.not_equal(hashes[1:], hashes[:-1], out=new_hash[1:])
+    new_text = new_hash.copy()
+    new_text[1:] |= rows[1:] != rows[:-1]
+    starts = np.flatnonzero(new_hash)
+    occurrences = np.diff(np.append(starts, len(hashes)))
+    documents = np.add.reduceat(new_text.astype(np.int64), starts)
+    return hashes[starts], documents, occurrences
+
+
 def _batches(texts: list[str]) -> Iterable[tuple[int, list[str]]]:
     for offset in range(0, len(texts), BATCH_TEXTS):
         yield offset, texts[offset : offset + BATCH_TEXTS]
@@ -312,16 +329,10 @@ class NgramTfidf(TransformerMixin, BaseEstimator):
     def _frequencies(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every n-gram's hash (sorted), the number of texts it stands in and its number
         of occurrences (``max_features`` keeps the most frequent, as scikit-learn does)."""
-        parts = []
-        for _, batch in _batches(texts):
-            found = analyse(batch, self.analyzer, self.ngram_range)
-            hashes, inverse, occurrences = np.unique(
-                found.hashes, return_inverse=True, return_counts=True
-            )
-            pairs = found.hashes ^ (found.rows.astype(np.uint64) * _ROW_MIX)
-            _, first = np.unique(pairs, return_index=True)
-            documents = np.bincount(inverse.ravel()[first], minlength=len(hashes))
-            parts.append((hashes, documents, occurrences))
+        parts = [
+            _batch_frequencies(analyse(batch, self.analyzer, self.ngram_range))
+            for _, batch in _batches(texts)
+        ]
         if not parts:
             return np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64)
         if len(parts) == 1:
