@@ -336,6 +336,29 @@ def test_temperature_is_fitted_on_held_out_sites_only_when_asked(tiny_labeler, t
     assert plain.temperature_ == 1.0
 
 
+def test_a_large_calibration_holdout_trains_on_a_sample_of_its_rows(
+    tiny_labeler, tiny_frame, monkeypatch
+):
+    X, y = tiny_frame[["doc_id", "text"]], tiny_frame["label"]
+    data = tiny_labeler.stage_two_data(X, y)
+    full, test = tiny_labeler._calibration_holdout(data)
+    monkeypatch.setattr(model, "CALIBRATION_MAX_ROWS", len(full) // 2)
+    sample, same_test = tiny_labeler._calibration_holdout(data)
+    assert len(sample) == len(full) // 2 and set(sample) <= set(full)
+    assert np.array_equal(same_test, test)
+    assert np.array_equal(tiny_labeler._calibration_holdout(data)[0], sample)
+
+
+def test_inner_fold_text_models_start_from_the_whole_data_model(tiny_labeler):
+    labels = tiny_labeler.classifier_.classes_
+    warm = tiny_labeler._fold_classifier(labels)
+    assert warm.warm_start
+    assert np.array_equal(warm.coef_, tiny_labeler.classifier_.coef_)
+    assert warm.coef_ is not tiny_labeler.classifier_.coef_
+    cold = tiny_labeler._fold_classifier(labels[:-1])  # a fold missing a label
+    assert not cold.warm_start and not hasattr(cold, "coef_")
+
+
 def test_model_files_written_before_calibration_still_load_and_decode(tiny_labeler, tiny_frame):
     """Older model files hold no calibration_share, temperature or label prior."""
     state = dict(tiny_labeler.__getstate__())  # a copy: it may be the live __dict__

@@ -77,6 +77,10 @@ PRIOR_SMOOTHING = 1.0
 """Add-one smoothing of the label counts of the booster's prior (``class_weight=None``)."""
 CALIBRATION_SEED_OFFSET = 1
 """Added to ``random_state`` to draw the calibration holdout's sites (apart from other draws)."""
+CALIBRATION_MAX_ROWS = 50_000
+"""At most this many rows train the calibration holdout's booster (a random sample beyond):
+it only serves to fit one number, the temperature, and would otherwise cost as much as the
+model's own booster on a large corpus."""
 
 
 def as_paragraph_frame(X: Any) -> pd.DataFrame:
@@ -316,7 +320,8 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
 
     def _calibration_holdout(self, data: StageTwoData) -> tuple[np.ndarray, np.ndarray] | None:
         """Training and held-out rows of the calibration holdout: ``calibration_share`` of
-        the sites; held out are their real documents, and no row copied from them trains."""
+        the sites; held out are their real documents, and no row copied from them trains
+        (nor more than :data:`CALIBRATION_MAX_ROWS` rows, drawn at random)."""
         groups = data.frame[DOC_COLUMN].map(site_group).to_numpy()
         real = data.sources == np.arange(len(data.frame))
         sites = np.unique(groups[real])
@@ -331,6 +336,8 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         copied_from_held[copied] = held[data.sources[copied]]
         train = np.flatnonzero(~held & ~copied_from_held)
         test = np.flatnonzero(held & real)
+        if len(train) > CALIBRATION_MAX_ROWS:
+            train = np.sort(rng.choice(train, size=CALIBRATION_MAX_ROWS, replace=False))
         if len(np.unique(data.labels[train])) < 2 or len(test) == 0:
             return None
         return train, test
@@ -367,7 +374,8 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         else:
             for train, test in GroupKFold(n_splits=folds).split(trained, groups=groups[trained]):
                 held_out = np.isin(groups, np.unique(groups[test]))
-                fold_model = self._text_classifier().fit(matrix[train], labels[real[train]])
+                fold_labels = labels[real[train]]
+                fold_model = self._fold_classifier(fold_labels).fit(matrix[train], fold_labels)
                 fold_proba = fold_model.predict_proba(matrix[held_out])
                 proba[read[held_out]] = self._align(fold_proba, fold_model)
         copied = sources >= 0
@@ -376,6 +384,17 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
 
     def _text_classifier(self) -> LogisticRegression:
         return LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=2000)
+
+    def _fold_classifier(self, fold_labels: np.ndarray) -> LogisticRegression:
+        """An inner fold's text model, started from the whole-data model's coefficients
+        when the fold has all its labels: L-BFGS then stops after about half the
+        iterations (a fold's optimum lies near the whole data's)."""
+        model = self._text_classifier()
+        if np.array_equal(np.unique(fold_labels), self.classifier_.classes_):
+            model.set_params(warm_start=True)
+            model.coef_ = self.classifier_.coef_.copy()
+            model.intercept_ = self.classifier_.intercept_.copy()
+        return model
 
     def _align(self, proba: np.ndarray, fitted) -> np.ndarray:
         """Probabilities in ``classes_`` order (a fold may miss a label)."""
