@@ -275,7 +275,9 @@ def bench_prediction(documents, paragraphs: int, jobs: list[int], rng, work: Pat
     ]
     lines.append("* of the largest process; --jobs N adds N workers of about that size")
     if not fasttext_available():
-        lines.append("(fastText is not installed: pip install fasttext to compare with it)")
+        lines.append(
+            "(fastText is not installed: pip install fasttext-community to compare with it)"
+        )
     if 1 in by_jobs and len(by_jobs) > 1:
         lines.append("")
         for job_count, measured in by_jobs.items():
