@@ -313,8 +313,7 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
             return None
         train, test = held_out
         booster, quantiser = self._fit_booster(data.stacked[train], data.labels[train])
-        proba = booster.predict_proba(quantiser.transform(data.stacked[test]))
-        proba = self._align(proba, booster)
+        proba = self._quantised_proba(booster, quantiser, data.stacked[test])
         doc_slices = document_slices(data.frame[DOC_COLUMN].iloc[test])
         return proba, doc_slices, np.searchsorted(self.classes_, data.labels[test])
 
@@ -448,9 +447,16 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
 
     def stage_two_proba(self, stacked: np.ndarray) -> np.ndarray:
         """The booster's label probabilities of a :meth:`stage_two_features` matrix."""
-        if self.quantiser_ is not None:
-            stacked = self.quantiser_.transform(stacked)
-        return self._align(self.booster_.predict_proba(stacked), self.booster_)
+        return self._quantised_proba(self.booster_, self.quantiser_, stacked)
+
+    def _quantised_proba(
+        self, booster, quantiser: BinQuantiser | None, stacked: np.ndarray
+    ) -> np.ndarray:
+        """``booster``'s label probabilities, columns in ``classes_``, of a stage-two matrix
+        quantised as its training matrix was (model files from before have no quantiser)."""
+        if quantiser is not None:
+            stacked = quantiser.transform(stacked)
+        return self._align(booster.predict_proba(stacked), booster)
 
     def predict_proba(self, X) -> np.ndarray:
         """Per-paragraph label probabilities, columns in ``classes_``: the chain's calibrated
