@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import pickle
 from pathlib import Path
 
@@ -143,21 +142,6 @@ def test_two_jobs_write_the_same_files(dump_folder, tiny_model, tmp_path, monkey
     assert sorted(path.name for path in (tmp_path / "ff").iterdir()) == [
         f"page{n:02d}.tsv" for n in range(6)
     ]
-
-
-def worker_pid(task, model) -> list:
-    return [(index, os.getpid()) for index, _ in task]
-
-
-def test_workers_started_before_the_model_loads_serve_the_run(tiny_model):
-    executor = api.LocalExecutor(jobs=2)
-    executor.start()
-    started = set(executor._starting)  # their pids, once they have imported the model code
-    executor._starting = None
-    tasks = [[(n, "unused")] for n in range(6)]
-    served = {pid for result in executor.map(worker_pid, tasks, tiny_model) for _, pid in result}
-    assert os.getpid() not in served
-    assert len(started | served) <= 2  # the run started no other workers
 
 
 def test_a_worker_loads_the_model_once(tiny_model, tmp_path):

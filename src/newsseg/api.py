@@ -568,9 +568,6 @@ def predict(
         raise NewssegError(f"--jobs must be 1 or more, not {jobs}")
     if min_confidence is not None and output_format == "tsv":
         raise NewssegError("--min-confidence needs --format jsonl or csv")
-    runner = executor if executor is not None else LocalExecutor(jobs)
-    if isinstance(runner, LocalExecutor):
-        runner.start()  # the workers start while this process loads the model
     labeler = _model(model)
     if no_sequence:
         labeler = clone_with(labeler, sequence="none")
@@ -592,6 +589,7 @@ def predict(
         per_document=output_dir is not None,
         min_confidence=min_confidence,
     )
+    runner = executor if executor is not None else LocalExecutor(jobs)
     tasks = _tasks(inputs, settings, runner)
     results = runner.map(functools.partial(label_task, settings=settings), tasks, labeler)
     failed: dict[int, NewssegError] = {}
@@ -764,19 +762,6 @@ class LocalExecutor:
     def __init__(self, jobs: int = 1) -> None:
         self.jobs = jobs
         self.batch_bytes = PREDICT_BATCH_BYTES if jobs == 1 else PARALLEL_BATCH_BYTES
-        self._starting: Iterator[int] | None = None
-
-    def start(self) -> None:
-        """Start the worker processes now, each importing the model's code (a few seconds:
-        scikit-learn, pandas), while this process loads the model; loky keeps them for the
-        run's batches. Nothing to start with ``jobs=1``."""
-        if self.jobs > 1 and self._starting is None:
-            import joblib
-
-            parallel = joblib.Parallel(n_jobs=self.jobs, backend="loky", return_as="generator")
-            self._starting = parallel(
-                joblib.delayed(_import_model_code)() for _ in range(self.jobs)
-            )
 
     def map(
         self,
@@ -790,11 +775,6 @@ class LocalExecutor:
 
     def _in_workers(self, work, tasks, model) -> Iterator[TaskResult]:
         import joblib
-
-        if self._starting is not None:  # the workers are started: wait till they are ready
-            for _ in self._starting:
-                pass
-            self._starting = None
 
         with tempfile.TemporaryDirectory(prefix="newsseg-model-") as folder:
             shipped = ModelFile(str(Path(folder) / "model.joblib"))
@@ -812,13 +792,6 @@ class LocalExecutor:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)  # joblib's note saying so
                     results.close()
-
-
-def _import_model_code() -> int:
-    """A worker's start: import what labeling runs on. Returns the worker's process id."""
-    import newsseg.model  # noqa: F401
-
-    return os.getpid()
 
 
 @dataclass(frozen=True)
