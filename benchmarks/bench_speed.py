@@ -137,6 +137,10 @@ def fasttext_available() -> bool:
     return importlib.util.find_spec("fasttext") is not None
 
 
+FASTTEXT_SETTINGS = {"epoch": 10, "wordNgrams": 2}
+"""fastText's training settings here and in fasttext_cv.py."""
+
+
 def fasttext_training_file(documents, path: Path) -> None:
     """The labeled corpus as fastText's training file (one paragraph a line)."""
     with path.open("w", encoding="utf-8") as f:
@@ -148,7 +152,7 @@ def fasttext_train(training_file: Path, model_path: Path) -> None:
     """fastText supervised on a training file (its model holds about 1 GB: 2M hashed buckets)."""
     import fasttext
 
-    model = fasttext.train_supervised(str(training_file), epoch=10, wordNgrams=2, verbose=0)
+    model = fasttext.train_supervised(str(training_file), **FASTTEXT_SETTINGS, verbose=0)
     model.save_model(str(model_path))
 
 

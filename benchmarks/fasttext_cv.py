@@ -18,28 +18,21 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from bench_speed import FASTTEXT_SETTINGS, fasttext_training_file
 from cv_args import cv_parser, read_corpus
 
 from newsseg.evaluate import grouped_folds, score
-
-EPOCHS = 10
-WORD_NGRAMS = 2
-
-
-def one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def fold_predictions(train, test, folder: Path) -> list[str]:
     import fasttext
 
     training_file = folder / "train.txt"
-    lines = (f"__label__{label} {one_line(text)}\n" for label, text in zip(*train, strict=True))
-    training_file.write_text("".join(lines), encoding="utf-8")
+    fasttext_training_file([("train", list(zip(*train, strict=True)))], training_file)
     model = fasttext.train_supervised(
-        str(training_file), epoch=EPOCHS, wordNgrams=WORD_NGRAMS, verbose=0, thread=1, seed=0
+        str(training_file), **FASTTEXT_SETTINGS, verbose=0, thread=1, seed=0
     )
-    found, _ = model.predict([one_line(text) for text in test])
+    found, _ = model.predict([" ".join(text.split()) for text in test])
     return [names[0].removeprefix("__label__") for names in found]
 
 
