@@ -141,11 +141,22 @@ FASTTEXT_SETTINGS = {"epoch": 10, "wordNgrams": 2}
 """fastText's training settings here and in fasttext_cv.py."""
 
 
+def one_line(text: str) -> str:
+    """A paragraph as fastText reads it: its words, joined by single spaces."""
+    return " ".join(text.split())
+
+
 def fasttext_training_file(documents, path: Path) -> None:
     """The labeled corpus as fastText's training file (one paragraph a line)."""
     with path.open("w", encoding="utf-8") as f:
         for _, lines in documents:
-            f.writelines(f"__label__{label} {' '.join(text.split())}\n" for label, text in lines)
+            f.writelines(f"__label__{label} {one_line(text)}\n" for label, text in lines)
+
+
+def fasttext_labels(model, texts: list[str]) -> list[str]:
+    """A fastText model's label of each paragraph."""
+    found, _ = model.predict([one_line(text) for text in texts])
+    return [names[0].removeprefix("__label__") for names in found]
 
 
 def fasttext_train(training_file: Path, model_path: Path) -> None:
@@ -163,8 +174,7 @@ def fasttext_predict(model_path: Path, in_dir: Path, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     for path in sorted(in_dir.rglob("*.txt")):
         lines = read_dump_lines(path)
-        found, _ = model.predict([" ".join(line.split()) for line in lines])
-        labels = [names[0].removeprefix("__label__") for names in found]
+        labels = fasttext_labels(model, lines)
         write_labeled(out_dir / f"{path.stem}.tsv", labels, lines)
 
 

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from bench_speed import FASTTEXT_SETTINGS, fasttext_training_file
+from bench_speed import FASTTEXT_SETTINGS, fasttext_labels, fasttext_training_file
 from cv_args import cv_parser, read_corpus
 
 from newsseg.evaluate import grouped_folds, score
@@ -32,8 +32,7 @@ def fold_predictions(train, test, folder: Path) -> list[str]:
     model = fasttext.train_supervised(
         str(training_file), **FASTTEXT_SETTINGS, verbose=0, thread=1, seed=0
     )
-    found, _ = model.predict([" ".join(text.split()) for text in test])
-    return [names[0].removeprefix("__label__") for names in found]
+    return fasttext_labels(model, list(test))
 
 
 def main() -> None:
