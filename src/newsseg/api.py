@@ -206,12 +206,13 @@ def train(
     labels: Sequence[str] = LABELS,
     params: dict[str, Any] | None = None,
     encoding: str = "utf-8",
+    selection: dataset.Selection = dataset.NO_SELECTION,
     force: bool = False,
     track: Track = silent,
 ) -> dict:
-    """Train a model on labeled dumps, optionally score it by grouped K-fold CV (and with
-    ``ablation`` also each component switched, on the same folds), and save it with its
-    metadata to ``output``. Returns the metadata."""
+    """Train a model on labeled dumps (the documents ``selection`` keeps), optionally score
+    it by grouped K-fold CV (and with ``ablation`` also each component switched, on the same
+    folds), and save it with its metadata to ``output``. Returns the metadata."""
     if not labels:
         raise NewssegError("--labels names no labels")
     if ablation and not cv:
@@ -219,7 +220,7 @@ def train(
     if output is not None:  # fail before the work, not after it
         dataset.check_output(output, force)
         dataset.check_output(metadata_path(output))
-    frame = dataset.read_documents(paths, labeled=True, labels=labels, encoding=encoding)
+    frame = dataset.read_corpus(paths, labels=labels, encoding=encoding, selection=selection)
     if frame["label"].nunique() < 2:
         raise InputError(_joined(paths), "training needs at least two different labels")
     model = ParagraphLabeler(**(params or {}))
@@ -248,6 +249,7 @@ def train(
             "paragraphs": len(frame),
             "sites": int(frame["site"].nunique()),
             "label_counts": {k: int(v) for k, v in frame["label"].value_counts().items()},
+            "selection": selection.describe(),
         },
         "cv": cv_scores,
     }
@@ -297,17 +299,22 @@ def evaluate_model(
     json_path: str | Path | None = None,
     track: Track = silent,
     no_sequence: bool = False,
+    selection: dataset.Selection = dataset.NO_SELECTION,
 ) -> dict:
-    """Score a model on labeled dumps; returns the scores as plain data, and with
-    ``json_path`` also writes them there as JSON."""
+    """Score a model on labeled dumps (the documents ``selection`` keeps); returns the scores
+    as plain data, and with ``json_path`` also writes them there as JSON."""
     if json_path is not None:
         dataset.check_output(json_path)
     labeler = _model(model)
     if no_sequence:
         labeler = clone_with(labeler, sequence="none")
     labels = ordered_labels(labeler.classes_)
-    frame = dataset.read_documents(
-        paths, labeled=True, labels=labels, encoding=encoding, label_hint=EVALUATE_LABEL_HINT
+    frame = dataset.read_corpus(
+        paths,
+        labels=labels,
+        encoding=encoding,
+        selection=selection,
+        label_hint=EVALUATE_LABEL_HINT,
     )
     batches = document_batches(frame["doc_id"])
     predicted = np.concatenate(
@@ -327,6 +334,7 @@ def evaluation_frame(
     model: ParagraphLabeler | str | Path | None = None,
     *,
     encoding: str = "utf-8",
+    selection: dataset.Selection = dataset.NO_SELECTION,
     track: Track = silent,
 ) -> pd.DataFrame:
     """The labeled paragraphs of ``paths`` with the model's predictions: the reader's columns
@@ -335,8 +343,7 @@ def evaluation_frame(
     probability) and one ``proba_<label>`` column per label."""
     labeler = _model(model)
     labels = ordered_labels(labeler.classes_)
-    frame = dataset.read_documents(paths, labeled=True, labels=labels, encoding=encoding)
-    frame = dataset.with_collections(frame).reset_index(drop=True)
+    frame = dataset.read_corpus(paths, labels=labels, encoding=encoding, selection=selection)
     labeled = _label_in_batches(frame.drop(columns="label"), labeler, track, "evaluating")
     proba_columns = [f"proba_{label}" for label in labels]
     frame[PREDICTED] = labeled["label"].to_numpy(dtype=object)
@@ -353,6 +360,7 @@ def evaluate_report(
     *,
     trust_pickle: bool = False,
     encoding: str = "utf-8",
+    selection: dataset.Selection = dataset.NO_SELECTION,
     track: Track = silent,
     no_sequence: bool = False,
 ) -> Evaluation:
@@ -369,7 +377,7 @@ def evaluate_report(
         labeler = clone_with(labeler, sequence="none")
         model_name += " (no sequence decoding)"
     result = evaluation(
-        evaluation_frame(paths, labeler, encoding=encoding, track=track),
+        evaluation_frame(paths, labeler, encoding=encoding, selection=selection, track=track),
         labels=ordered_labels(labeler.classes_),
     )
     context = [f"Model: {model_name}.", f"Data: {', '.join(map(str, paths))}."]
@@ -389,6 +397,7 @@ def cross_validation(
     labels: Sequence[str] = LABELS,
     params: dict[str, Any] | None = None,
     encoding: str = "utf-8",
+    selection: dataset.Selection = dataset.NO_SELECTION,
     json_path: str | Path | None = None,
     plot_path: str | Path | None = None,
     report_dir: str | Path | None = None,
@@ -400,7 +409,7 @@ def cross_validation(
     pictures). Returns the result (see :func:`newsseg.evaluate.cross_validate`)."""
     if plot_path is not None and curve_points < 2:
         raise InputError(plot_path, "a learning curve needs at least 2 points")
-    frame = dataset.read_documents(paths, labeled=True, labels=labels, encoding=encoding)
+    frame = dataset.read_corpus(paths, labels=labels, encoding=encoding, selection=selection)
     try:
         result = cross_validate(
             ParagraphLabeler(**(params or {})),

@@ -86,6 +86,37 @@ Quiet = Annotated[
 JsonPath = Annotated[
     Path | None, typer.Option("--json", help="Also write the results as JSON to this file.")
 ]
+Only = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--only",
+        metavar="COLUMN=VALUES",
+        help="Use only the documents whose manifest.csv column (site, source or labels) has "
+        "one of these comma-separated values, e.g. --only labels=reviewed. Repeatable.",
+        show_default=False,
+    ),
+]
+Exclude = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--exclude",
+        metavar="COLUMN=VALUES",
+        help="Leave out the documents whose manifest.csv column (site, source or labels) has "
+        "one of these values, e.g. --exclude source=wcxb_articles. Repeatable.",
+        show_default=False,
+    ),
+]
+
+
+def _selection(only: list[str] | None, exclude: list[str] | None):
+    """The documents --only and --exclude choose (a usage error when malformed)."""
+    from newsseg.dataset import Selection
+
+    try:
+        return Selection.parse(only or (), exclude or ())
+    except ValueError as error:
+        name, _, reason = str(error).partition(": ")
+        raise typer.BadParameter(reason, param_hint=f"'--{name}'") from None
 
 
 ERROR_EXIT = 1
@@ -155,10 +186,13 @@ def train(
         str, typer.Option("--labels", help="Comma-separated label set the data may use.")
     ] = ",".join(LABELS),
     encoding: Encoding = "utf-8",
+    only: Only = None,
+    exclude: Exclude = None,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
     """Train a model on labeled dumps (*.tsv, tables) and save it with its metadata."""
+    selection = _selection(only, exclude)
     from newsseg import api  # on use: see Start-up above
     from newsseg.report import ablation_table, cv_table
 
@@ -171,6 +205,7 @@ def train(
             ablation=ablation,
             labels=label_set,
             encoding=encoding,
+            selection=selection,
             force=force,
             track=track,
         )
@@ -204,10 +239,13 @@ def evaluate(
     ] = None,
     trust_pickle: TrustPickle = False,
     encoding: Encoding = "utf-8",
+    only: Only = None,
+    exclude: Exclude = None,
     no_sequence: NoSequence = False,
     quiet: Quiet = False,
 ) -> None:
     """Score a model on labeled dumps: per-label table, macro-F1, accuracy, confusion."""
+    selection = _selection(only, exclude)
     from newsseg import api  # on use: see Start-up above
     from newsseg.dataset import check_output
     from newsseg.report import score_table, write_json
@@ -222,6 +260,7 @@ def evaluate(
                 json_path=json_path,
                 track=track,
                 no_sequence=no_sequence,
+                selection=selection,
             )
         else:
             if json_path is not None:
@@ -232,6 +271,7 @@ def evaluate(
                 model,
                 trust_pickle=trust_pickle,
                 encoding=encoding,
+                selection=selection,
                 track=track,
                 no_sequence=no_sequence,
             ).scores
@@ -369,10 +409,13 @@ def cv(
         str, typer.Option("--labels", help="Comma-separated label set the data may use.")
     ] = ",".join(LABELS),
     encoding: Encoding = "utf-8",
+    only: Only = None,
+    exclude: Exclude = None,
     quiet: Quiet = False,
 ) -> None:
     """Grouped K-fold cross-validation of a new model: mean ± std per metric and per label,
     and a learning curve (score against the number of training documents)."""
+    selection = _selection(only, exclude)
     from newsseg import api  # on use: see Start-up above
     from newsseg.report import cv_table
 
@@ -384,6 +427,7 @@ def cv(
             curve_points=curve_points,
             labels=_label_set(labels),
             encoding=encoding,
+            selection=selection,
             json_path=json_path,
             plot_path=plot,
             report_dir=report_dir,
