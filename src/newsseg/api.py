@@ -46,6 +46,7 @@ from newsseg.evaluate import (
     score,
 )
 from newsseg.evaluate import ablation as run_ablation
+from newsseg.health import TrainingHealthWarning, training_health
 from newsseg.model import (
     ParagraphLabeler,
     default_model_path,
@@ -237,6 +238,9 @@ def train(
     # One step: the bar shows that training runs and for how long.
     for labeler in track([model], f"training on {frame['doc_id'].nunique()} documents"):
         labeler.fit(frame[["doc_id", "text"]], frame["label"].to_numpy())
+    health = training_health(model, frame, cv_scores)
+    for warning in health["warnings"]:
+        warnings.warn(warning, TrainingHealthWarning, stacklevel=2)
     metadata = {
         "newsseg_version": _version(),
         "labels": ordered_labels(model.classes_),
@@ -252,6 +256,7 @@ def train(
             "selection": selection.describe(),
         },
         "cv": cv_scores,
+        "health": health,
     }
     if ablation_table is not None:
         metadata["ablation"] = ablation_table

@@ -15,6 +15,7 @@ import functools
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -194,10 +195,12 @@ def train(
     """Train a model on labeled dumps (*.tsv, tables) and save it with its metadata."""
     selection = _selection(only, exclude)
     from newsseg import api  # on use: see Start-up above
+    from newsseg.health import TrainingHealthWarning
     from newsseg.report import ablation_table, cv_table
 
     label_set = [label.strip() for label in labels.split(",") if label.strip()]
-    with progress_bars(wants_bars(quiet)) as track:
+    with progress_bars(wants_bars(quiet)) as track, warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainingHealthWarning)  # printed below, once
         metadata = api.train(
             paths,
             output,
@@ -218,6 +221,12 @@ def train(
         typer.echo(cv_table(metadata["cv"]))
     if metadata.get("ablation"):
         typer.echo("\n" + ablation_table(metadata["ablation"]))
+    for warning in metadata["health"]["warnings"]:
+        typer.secho(f"newsseg: WARNING: {warning}", err=True, fg="red", bold=True)
+    if metadata["health"]["warnings"]:
+        typer.echo(
+            f"newsseg: the warnings are recorded in {output}'s metadata ('health')", err=True
+        )
 
 
 @app.command()
