@@ -12,7 +12,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
 
-from newsseg import dataset, model, sequence
+from newsseg import dataset, model, sequence, structure
 from newsseg.binning import BinQuantiser
 from newsseg.errors import ModelError
 from newsseg.features import DOC_COLUMN
@@ -263,6 +263,22 @@ def test_components_can_be_switched_off(tiny_frame):
     dense_only = ParagraphLabeler(use_words=False, use_chars=False).fit(X, y)
     assert dense_only.classifier_ is None
     assert (dense_only.predict(X) == y.to_numpy()).mean() > 0.8
+
+
+def test_structure_cues_and_zones_add_columns_and_decode_each_page(tiny_frame):
+    X, y = tiny_frame[["doc_id", "text"]], tiny_frame["label"]
+    plain = ParagraphLabeler(**TINY_PARAMS, use_structure=False).fit(X, y)
+    both = ParagraphLabeler(**TINY_PARAMS, use_structure=True, zones=True).fit(X, y)
+    added = len(structure.SPAN_CUES) + len(structure.RHYTHM_CUES)
+    assert both.stage_two_features(X).shape[1] == plain.stage_two_features(X).shape[1] + added
+    assert both.log_transitions_.shape == (3 * 4, 3 * 4)
+    labels, proba = both.predict_with_proba(X)
+    assert (labels == y.to_numpy()).mean() > 0.9
+    assert np.allclose(proba.sum(axis=1), 1.0) and proba.shape == (len(X), 4)
+    body = labels == "body"  # one run of body lines per page
+    for part in model.document_slices(X["doc_id"]):
+        rows = np.flatnonzero(body[part])
+        assert len(rows) == 0 or rows[-1] - rows[0] + 1 == len(rows)
 
 
 @pytest.fixture(scope="module")

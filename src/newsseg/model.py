@@ -40,6 +40,7 @@ from threadpoolctl import threadpool_limits
 from newsseg.augment import Composition, compose_documents
 from newsseg.binning import BinQuantiser
 from newsseg.config import (
+    BODY_LABEL,
     COMPOSED_MARK,
     DEFAULT_MODEL_NAME,
     DEFAULT_MODEL_PACKAGE,
@@ -62,14 +63,17 @@ from newsseg.features import (
     paragraph_features,
 )
 from newsseg.sequence import (
+    ZONES,
     Chain,
     decode_documents,
     fit_temperature,
     log_proba,
     tempered_marginals,
     transition_log_probs,
+    zone_transition_log_probs,
 )
 from newsseg.sequence import viterbi as viterbi  # re-exported: the per-document reference
+from newsseg.structure import rhythm_cues, span_cues
 
 SEQUENCE_MODES = ("viterbi", "marginal", "none")
 CALIBRATION_SHARE = 0.2
@@ -188,6 +192,12 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         takes each paragraph's most probable booster label (and reports the booster's
         probabilities).
     use_words, use_chars, use_layout, use_topic, use_context, use_memory : components.
+    use_structure : page-structure cues (see :mod:`newsseg.structure`): each paragraph's
+        place against the article span the text model's probabilities outline, and the
+        title-then-lead rhythm of the lines around it.
+    zones : decode over a chain that knows the page's zones (before the article, the
+        article from its first to its last body line, after it: body lines only inside,
+        one article per page; see :func:`newsseg.sequence.zone_states`).
     word_max_features, char_max_features : vocabulary caps of the TF-IDF steps.
     compose : composed pages per training document (0 composes none).
     boost_iterations, boost_leaves, boost_learning_rate : the boosting stage.
@@ -213,6 +223,8 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         use_topic: bool = True,
         use_context: bool = True,
         use_memory: bool = False,
+        use_structure: bool = False,
+        zones: bool = False,
         word_max_features: int | None = WORD_MAX_FEATURES,
         char_max_features: int | None = CHAR_MAX_FEATURES,
         compose: float = Composition.share,
@@ -234,6 +246,8 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         self.use_topic = use_topic
         self.use_context = use_context
         self.use_memory = use_memory
+        self.use_structure = use_structure
+        self.zones = zones
         self.word_max_features = word_max_features
         self.char_max_features = char_max_features
         self.compose = compose
@@ -269,6 +283,8 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         state.setdefault("calibration_share", 0.0)
         state.setdefault("boost_l2", 0.0)  # how models before BOOST_L2 were trained
         state.setdefault("early_stopping", False)
+        state.setdefault("use_structure", False)
+        state.setdefault("zones", False)
         if "booster_" in state:
             state.setdefault("quantiser_", None)  # files from before newsseg.binning
             state.setdefault("temperature_", 1.0)
@@ -319,9 +335,12 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         probabilities there fit the chain's temperature and give ``holdout_scores_``."""
         index = np.searchsorted(self.classes_, data.labels)
         sequences = [index[part] for part in document_slices(data.frame[DOC_COLUMN])]
-        self.log_start_, self.log_transitions_, self.log_end_ = transition_log_probs(
-            sequences, len(self.classes_)
-        )
+        if self._zoned:
+            body = list(self.classes_).index(BODY_LABEL)
+            chain = zone_transition_log_probs(sequences, len(self.classes_), body)
+        else:
+            chain = transition_log_probs(sequences, len(self.classes_))
+        self.log_start_, self.log_transitions_, self.log_end_ = chain
         self.log_prior_ = self._booster_log_prior(index)
         held_out = self.holdout_booster_proba(data)
         self.boost_iterations_ = self.boost_iterations
@@ -492,8 +511,10 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         self, frame: pd.DataFrame, text_proba: np.ndarray | None, training: bool
     ) -> np.ndarray:
         parts = [np.zeros((len(frame), 0))]
+        layout = None
         if self.layout_ is not None:
-            parts.append(self.layout_.transform(frame))
+            layout = self.layout_.transform(frame)
+            parts.append(layout)
         if self.topic_ is not None:
             parts.append(self.topic_.transform(frame))
         if self.memory_ is not None:
@@ -503,6 +524,23 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
             parts.append(text_proba)
             if self.use_context:
                 parts.append(probability_context(text_proba, frame[DOC_COLUMN], self.classes_))
+        if self.use_structure:
+            parts.append(self.structure_features(frame[DOC_COLUMN], text_proba, layout))
+        return np.hstack(parts)
+
+    def structure_features(
+        self, doc_ids: pd.Series, text_proba: np.ndarray | None, layout: np.ndarray | None
+    ) -> np.ndarray:
+        """The page-structure cues of paragraphs (see :mod:`newsseg.structure`): the article
+        span from the text model's probabilities, the rhythm from the layout cues."""
+        documents = Documents(doc_ids)
+        parts = [np.zeros((len(doc_ids), 0))]
+        if text_proba is not None:
+            parts.append(span_cues(text_proba, documents, [str(c) for c in self.classes_]))
+        if layout is not None:
+            names = list(self.layout_.get_feature_names_out())
+            words, stop = (layout[:, names.index(name)] for name in ("log_words", "ends_with_stop"))
+            parts.append(rhythm_cues(words, stop, documents))
         return np.hstack(parts)
 
     # -- prediction
@@ -568,17 +606,25 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         """The learned label chain (start, transition and end log-probabilities)."""
         return Chain(self.log_start_, self.log_transitions_, self.log_end_)
 
+    @property
+    def _zoned(self) -> bool:
+        return bool(getattr(self, "zones", False)) and BODY_LABEL in self.classes_
+
     def log_emission(self, booster_proba: np.ndarray) -> np.ndarray:
         """The chain's emission scores of booster probabilities: log-probability minus the
-        booster's label prior."""
-        return log_proba(booster_proba) - self.log_prior_
+        booster's label prior (for each zone's copy of a label, with ``zones``)."""
+        emission = log_proba(booster_proba) - self.log_prior_
+        return np.tile(emission, ZONES) if self._zoned else emission
 
     def _marginals(
         self, booster_proba: np.ndarray, doc_slices: list[slice], temperature: float
     ) -> np.ndarray:
         """The posterior label marginals of the chain tempered by ``temperature``."""
         emission = self.log_emission(booster_proba)
-        return tempered_marginals(emission, doc_slices, self.chain_, temperature)
+        marginals = tempered_marginals(emission, doc_slices, self.chain_, temperature)
+        if self._zoned:  # a label's probability is that of its copies in all zones
+            return marginals.reshape(len(marginals), ZONES, -1).sum(axis=1)
+        return marginals
 
     def _reported_proba(self, booster_proba: np.ndarray, doc_slices: list[slice]) -> np.ndarray:
         if self.sequence == "none" or len(booster_proba) == 0:
@@ -591,7 +637,8 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
             return booster_proba.argmax(axis=1)
         if self.sequence == "marginal":
             return self._reported_proba(booster_proba, doc_slices).argmax(axis=1)
-        return decode_documents(self.log_emission(booster_proba), doc_slices, self.chain_)
+        states = decode_documents(self.log_emission(booster_proba), doc_slices, self.chain_)
+        return states % len(self.classes_)
 
     def booster_leaf_max(self) -> float:
         """The largest absolute leaf value in the booster's trees (learning rate included):
