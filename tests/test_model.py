@@ -281,6 +281,26 @@ def test_structure_cues_and_zones_add_columns_and_decode_each_page(tiny_frame):
         assert len(rows) == 0 or rows[-1] - rows[0] + 1 == len(rows)
 
 
+def test_training_is_the_same_in_any_document_order_and_thread_count(tiny_frame):
+    from threadpoolctl import threadpool_limits
+
+    documents = model.document_slices(tiny_frame["doc_id"])
+    shuffled_order = np.random.default_rng(3).permutation(len(documents))
+    shuffled = pd.concat([tiny_frame.iloc[documents[i]] for i in shuffled_order])
+    X = tiny_frame[["doc_id", "text"]]
+    fits = []
+    reversed_documents = pd.concat([tiny_frame.iloc[part] for part in reversed(documents)])
+    for frame, threads in ((tiny_frame, 1), (shuffled, 2), (reversed_documents, 1)):
+        with threadpool_limits(limits=threads):
+            fitted = ParagraphLabeler(**TINY_PARAMS, use_structure=True).fit(
+                frame[["doc_id", "text"]], frame["label"]
+            )
+            fits.append(fitted.predict_with_proba(X))
+    for labels, proba in fits[1:]:
+        assert np.array_equal(labels, fits[0][0])
+        assert np.array_equal(proba, fits[0][1])
+
+
 @pytest.fixture(scope="module")
 def tiny_labeler(tiny_frame) -> ParagraphLabeler:
     return ParagraphLabeler(**TINY_PARAMS).fit(tiny_frame[["doc_id", "text"]], tiny_frame["label"])
