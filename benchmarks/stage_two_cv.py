@@ -44,6 +44,9 @@ VARIANTS: dict[str, dict] = {
     "zones": {"zones": True},
     "zones-no-structure": {"zones": True, "use_structure": False},
     "no-sequence": {"sequence": "none"},
+    "rules teasers x0.5": {"weighting": ["labels=rules:teaser=0.5"]},
+    "wcxb_articles teasers x0.25": {"weighting": ["source=wcxb_articles:teaser=0.25"]},
+    "rules x0.5": {"weighting": ["labels=rules=0.5"]},
 }
 """Variants by name: settings changed from the default model's (later stages only)."""
 SHORT_NAMES = {"v0.4": "v0.4 booster (no L2, no early stopping, no structure)"}
@@ -92,8 +95,27 @@ def text_columns(model: ParagraphLabeler) -> slice:
     return slice(start, start + len(model.classes_))
 
 
-def fit_variant(entry: dict, params: dict, test) -> tuple[ParagraphLabeler, np.ndarray, float]:
+def row_weights(data: StageTwoData, frame, terms: list[str]) -> np.ndarray | None:
+    """The booster weights ``--weight`` terms give the rows of a fold's stage-two data: a
+    real row by its document's manifest columns and its label, a composed row 1."""
+    weighting = dataset.Weighting.parse(terms)
+    if not weighting:
+        return None
+    columns = ["doc_id", "site", dataset.COLLECTION_COLUMN, dataset.TIER_COLUMN]
+    documents = frame[columns].drop_duplicates("doc_id").set_index("doc_id")
+    rows = data.frame[["doc_id"]].join(documents, on="doc_id")
+    rows["label"] = data.labels
+    weights = weighting.weights(rows)
+    weights[data.sources != np.arange(len(data.frame))] = 1.0
+    return weights
+
+
+def fit_variant(
+    entry: dict, params: dict, test, frame
+) -> tuple[ParagraphLabeler, np.ndarray, float]:
     """A fold's model of the variant's later stages, its test matrix and training seconds."""
+    params = dict(params)
+    weights = row_weights(entry["data"], frame, params.pop("weighting", []))
     model = copy.copy(entry["model"]).set_params(**{"use_structure": True, **params})
     data, test_stacked = entry["data"], entry["test_stacked"]
     stacked = data.stacked
@@ -103,7 +125,7 @@ def fit_variant(entry: dict, params: dict, test) -> tuple[ParagraphLabeler, np.n
         )
         test_stacked = with_structure(model, test["doc_id"], test_stacked, entry["test_text_proba"])
     start = time.perf_counter()
-    model.fit_stage_two(StageTwoData(data.frame, data.labels, data.sources, stacked))
+    model.fit_stage_two(StageTwoData(data.frame, data.labels, data.sources, stacked, weights))
     return model, test_stacked, time.perf_counter() - start
 
 
@@ -168,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             zones = params.pop("zones", False)
             key = json.dumps(params, sort_keys=True)
             if key not in fitted:
-                fitted[key] = fit_variant(entry, params, test)
+                fitted[key] = fit_variant(entry, params, test, frame)
             model, test_stacked, taken = fitted[key]
             model = rechained(model, entry["data"], zones)
             proba = model.stage_two_proba(test_stacked)

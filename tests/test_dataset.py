@@ -353,3 +353,29 @@ def test_csv_output_is_the_one_pandas_writes(tmp_path):
     documents = dataset.format_documents(frame, "tsv", [])
     assert [doc_id for doc_id, _ in documents] == ["a", "b", "c"]  # rows of "a" gathered
     assert documents[0][1] == 'headline\tHe said, "yes"\nbody\ttab\there\nteaser\t\n'
+
+
+def test_weights_by_tier_and_label_multiply(tmp_path):
+    root = _tiered_corpus(tmp_path)
+    frame = dataset.read_corpus([root])
+    weighting = dataset.Weighting.parse(["labels=rules:body=0.5", "source=fundus=0.2"])
+    keys = zip(frame["doc_id"], frame["label"], strict=True)
+    weights = dict(zip(keys, weighting.weights(frame), strict=True))
+    assert weights[("a.example__1", "body")] == 1.0  # reviewed
+    assert weights[("c.example__1", "body")] == 0.5
+    assert weights[("c.example__1", "headline")] == 1.0  # only body lines are weighed
+    assert weights[("b.example__1", "body")] == pytest.approx(0.1)
+    assert weights[("b.example__1", "headline")] == pytest.approx(0.2)
+    assert dataset.NO_WEIGHTING.weights(frame) is None
+    assert weighting.describe()[0] == {
+        "column": "labels",
+        "values": ["rules"],
+        "label": "body",
+        "weight": 0.5,
+    }
+
+
+@pytest.mark.parametrize("term", ["labels=rules", "labels=rules=-1", "labels=rules=x", "x=1=2"])
+def test_a_malformed_weight_names_its_parameter(term):
+    with pytest.raises(ValueError, match=r"^weight: "):
+        dataset.Weighting.parse([term])

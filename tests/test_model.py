@@ -301,6 +301,26 @@ def test_training_is_the_same_in_any_document_order_and_thread_count(tiny_frame)
         assert np.array_equal(proba, fits[0][1])
 
 
+def test_sample_weights_reach_the_booster_and_zero_weights_are_ignored(tiny_frame):
+    X, y = tiny_frame[["doc_id", "text"]], tiny_frame["label"].to_numpy()
+    # Teasers relabeled body on two sites: weighed 0 they are as if they were not there.
+    noisy = y.copy()
+    wrong = (y == "teaser") & tiny_frame["site"].isin(["daily-planet", "bay-news"]).to_numpy()
+    noisy[wrong] = "body"
+    weights = np.where(wrong, 0.0, 1.0)
+    data = ParagraphLabeler(**TINY_PARAMS).stage_two_data(X, noisy, weights)
+    assert data.weights is not None and len(data.weights) == len(data.labels)
+    assert data.weights[len(X) :].min() == 1.0  # composed rows weigh 1
+    assert data.weights[: len(X)].sum() == len(X) - wrong.sum()
+    weighed = ParagraphLabeler(**TINY_PARAMS).fit(X, noisy, weights)
+    unweighed = ParagraphLabeler(**TINY_PARAMS).fit(X, noisy)
+    teaser = list(weighed.classes_).index("teaser")
+    belief = [m.booster_proba(X)[wrong, teaser].mean() for m in (weighed, unweighed)]
+    assert belief[0] > belief[1] + 0.05  # weighed out, the wrong labels teach less
+    with pytest.raises(ValueError, match="one finite weight"):
+        ParagraphLabeler(**TINY_PARAMS).fit(X, y, np.full(len(X), np.nan))
+
+
 @pytest.fixture(scope="module")
 def tiny_labeler(tiny_frame) -> ParagraphLabeler:
     return ParagraphLabeler(**TINY_PARAMS).fit(tiny_frame[["doc_id", "text"]], tiny_frame["label"])

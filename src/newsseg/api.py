@@ -208,12 +208,14 @@ def train(
     params: dict[str, Any] | None = None,
     encoding: str = "utf-8",
     selection: dataset.Selection = dataset.NO_SELECTION,
+    weighting: dataset.Weighting = dataset.NO_WEIGHTING,
     force: bool = False,
     track: Track = silent,
 ) -> dict:
-    """Train a model on labeled dumps (the documents ``selection`` keeps), optionally score
-    it by grouped K-fold CV (and with ``ablation`` also each component switched, on the same
-    folds), and save it with its metadata to ``output``. Returns the metadata."""
+    """Train a model on labeled dumps (the documents ``selection`` keeps, their paragraphs
+    weighed by ``weighting``), optionally score it by grouped K-fold CV (and with
+    ``ablation`` also each component switched, on the same folds), and save it with its
+    metadata to ``output``. Returns the metadata."""
     if not labels:
         raise NewssegError("--labels names no labels")
     if ablation and not cv:
@@ -229,15 +231,17 @@ def train(
     if cv:
         try:
             start = time.perf_counter()
-            cv_scores = cross_validate(model, frame, folds=cv, track=track)
+            cv_scores = cross_validate(model, frame, folds=cv, track=track, weighting=weighting)
             baseline = (cv_scores, time.perf_counter() - start)
             if ablation:
-                ablation_table = run_ablation(model, frame, cv, baseline=baseline, track=track)
+                ablation_table = run_ablation(
+                    model, frame, cv, baseline=baseline, track=track, weighting=weighting
+                )
         except ValueError as error:
             raise InputError(_joined(paths), str(error)) from None
     # One step: the bar shows that training runs and for how long.
     for labeler in track([model], f"training on {frame['doc_id'].nunique()} documents"):
-        labeler.fit(frame[["doc_id", "text"]], frame["label"].to_numpy())
+        labeler.fit(frame[["doc_id", "text"]], frame["label"].to_numpy(), weighting.weights(frame))
     health = training_health(model, frame, cv_scores)
     for warning in health["warnings"]:
         warnings.warn(warning, TrainingHealthWarning, stacklevel=2)
@@ -254,6 +258,7 @@ def train(
             "sites": int(frame["site"].nunique()),
             "label_counts": {k: int(v) for k, v in frame["label"].value_counts().items()},
             "selection": selection.describe(),
+            "weighting": weighting.describe(),
         },
         "cv": cv_scores,
         "health": health,

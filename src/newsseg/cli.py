@@ -109,6 +109,30 @@ Exclude = Annotated[
 ]
 
 
+Weight = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--weight",
+        metavar="COLUMN=VALUES[:LABEL]=W",
+        help="Weigh the training paragraphs of the documents whose manifest.csv column has one "
+        "of these values (only those labeled LABEL, when given) by W in the booster, e.g. "
+        "--weight labels=rules:teaser=0.5 for a tier's noisier teaser labels. Repeatable; "
+        "weights multiply.",
+        show_default=False,
+    ),
+]
+
+
+def _weighting(weight: list[str] | None):
+    """The training weights --weight gives (a usage error when malformed)."""
+    from newsseg.dataset import Weighting
+
+    try:
+        return Weighting.parse(weight or ())
+    except ValueError as error:
+        raise typer.BadParameter(str(error).partition(": ")[2], param_hint="'--weight'") from None
+
+
 def _selection(only: list[str] | None, exclude: list[str] | None):
     """The documents --only and --exclude choose (a usage error when malformed)."""
     from newsseg.dataset import Selection
@@ -189,11 +213,12 @@ def train(
     encoding: Encoding = "utf-8",
     only: Only = None,
     exclude: Exclude = None,
+    weight: Weight = None,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
     """Train a model on labeled dumps (*.tsv, tables) and save it with its metadata."""
-    selection = _selection(only, exclude)
+    selection, weighting = _selection(only, exclude), _weighting(weight)
     from newsseg import api  # on use: see Start-up above
     from newsseg.health import TrainingHealthWarning
     from newsseg.report import ablation_table, cv_table
@@ -209,6 +234,7 @@ def train(
             labels=label_set,
             encoding=encoding,
             selection=selection,
+            weighting=weighting,
             force=force,
             track=track,
         )

@@ -676,6 +676,56 @@ def _parse_terms(terms: Sequence[str], parameter: str) -> dict[str, frozenset[st
     return {column: frozenset(values) for column, values in parsed.items()}
 
 
+@dataclass(frozen=True)
+class Weighting:
+    """Training weights by manifest column and label: each rule gives the paragraphs of the
+    documents whose ``column`` is one of ``values`` (and, when ``label`` is set, only those
+    labeled so) the weight ``weight``; rules multiply. Written
+    ``COLUMN=VALUE[,VALUE...][:LABEL]=WEIGHT``, e.g. ``labels=rules:teaser=0.5``."""
+
+    rules: tuple[tuple[str, frozenset[str], str | None, float], ...] = ()
+
+    @classmethod
+    def parse(cls, terms: Sequence[str] = ()) -> Weighting:
+        rules = []
+        for term in terms:
+            chosen, equals, number = str(term).rpartition("=")
+            chosen, _, label = chosen.partition(":")
+            try:
+                weight = float(number)
+            except ValueError:
+                weight = float("nan")
+            if not equals or not np.isfinite(weight) or weight < 0:
+                raise ValueError(f"weight: {term!r} is not COLUMN=VALUES[:LABEL]=WEIGHT (>= 0)")
+            ((column, values),) = _parse_terms([chosen], "weight").items()
+            rules.append((column, values, label.strip() or None, weight))
+        return cls(tuple(rules))
+
+    def __bool__(self) -> bool:
+        return bool(self.rules)
+
+    def describe(self) -> list[dict]:
+        return [
+            {"column": column, "values": sorted(values), "label": label, "weight": weight}
+            for column, values, label, weight in self.rules
+        ]
+
+    def weights(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """Each paragraph's weight (a frame with manifest columns), None without rules."""
+        if not self.rules:
+            return None
+        weights = np.ones(len(frame))
+        for column, values, label, weight in self.rules:
+            chosen = frame[SELECTABLE[column]].astype(str).isin(values).to_numpy().copy()
+            if label is not None:
+                chosen &= frame["label"].to_numpy() == label
+            weights[chosen] *= weight
+        return weights
+
+
+NO_WEIGHTING = Weighting()
+
+
 def select_documents(frame: pd.DataFrame, selection: Selection, where: str) -> pd.DataFrame:
     """The rows of the documents ``selection`` keeps of a frame read by
     :func:`read_documents`; an :class:`InputError` naming ``where`` (the inputs) when a

@@ -20,7 +20,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from sklearn.model_selection import GroupKFold
 
 from newsseg.config import BODY_LABEL, LABELS
-from newsseg.dataset import COLLECTION_COLUMN, TIER_COLUMN
+from newsseg.dataset import COLLECTION_COLUMN, TIER_COLUMN, Weighting
 from newsseg.progress import Track, silent
 
 SHINGLE_SIZE = 4
@@ -388,11 +388,13 @@ def cross_validate(
     group_by: str = "site",
     curve_points: int = 1,
     track: Track = silent,
+    weighting: Weighting | None = None,
 ) -> dict:
-    """Grouped K-fold CV: the pooled scores of all out-of-fold predictions, mean and standard
-    deviation over folds of the summary metrics and of each label's precision, recall and F1,
-    and each fold's scores. With ``curve_points`` > 1 also a learning curve: each fold is
-    trained again on growing fractions of its training groups (``learning_curve``)."""
+    """Grouped K-fold CV (training paragraphs weighed by ``weighting``): the pooled scores of
+    all out-of-fold predictions, mean and standard deviation over folds of the summary metrics
+    and of each label's precision, recall and F1, and each fold's scores. With ``curve_points``
+    > 1 also a learning curve: each fold is trained again on growing fractions of its training
+    groups (``learning_curve``)."""
     splits = grouped_folds(frame, folds, group_by)
     groups = frame[GROUP_COLUMNS[group_by]].to_numpy()
     fractions = curve_fractions(max(1, curve_points))
@@ -406,7 +408,8 @@ def cross_validate(
         if step == 0:
             subsets = training_subsets(groups, train_rows, fractions)
         train, test = frame.iloc[subsets[step]], frame.iloc[test_rows]
-        fitted = clone(model).fit(train[["doc_id", "text"]], train["label"].to_numpy())
+        weights = weighting.weights(train) if weighting else None
+        fitted = clone(model).fit(train[["doc_id", "text"]], train["label"].to_numpy(), weights)
         guess = fitted.predict(test[["doc_id", "text"]])
         scores = score(test, guess)
         curve[step].append(
@@ -545,6 +548,7 @@ def ablation(
     variants: dict[str, dict] | None = None,
     baseline: tuple[dict, float] | None = None,
     track: Track = silent,
+    weighting: Weighting | None = None,
 ) -> dict:
     """Grouped K-fold CV of ``model`` with each component switched (``variants``: row name
     to changed settings; default :data:`ABLATION_VARIANTS`). Every row trains from scratch
@@ -559,6 +563,7 @@ def ablation(
             rows.append(ablation_row(name, params, *baseline))
             continue
         start = time.perf_counter()
-        cv = cross_validate(clone(model).set_params(**params), frame, folds, group_by)
+        variant = clone(model).set_params(**params)
+        cv = cross_validate(variant, frame, folds, group_by, weighting=weighting)
         rows.append(ablation_row(name, params, cv, time.perf_counter() - start))
     return {"folds": folds, "group_by": group_by, "variants": rows}

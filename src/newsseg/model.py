@@ -165,6 +165,8 @@ class StageTwoData:
     labels: np.ndarray
     sources: np.ndarray
     stacked: np.ndarray
+    weights: np.ndarray | None = None
+    """Per-row weights of the booster (composed rows weigh 1), or None for all 1."""
 
 
 class ParagraphLabeler(ClassifierMixin, BaseEstimator):
@@ -295,10 +297,13 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
 
     # -- training
 
-    def fit(self, X, y):
-        return self.fit_stage_two(self.stage_two_data(X, y))
+    def fit(self, X, y, sample_weight=None):
+        """Fit on paragraphs ``X`` and labels ``y``; ``sample_weight`` weighs each training
+        paragraph in the booster (for example labels less sure than others: a noisier tier
+        of a corpus), composed pages weigh 1."""
+        return self.fit_stage_two(self.stage_two_data(X, y, sample_weight))
 
-    def stage_two_data(self, X, y) -> StageTwoData:
+    def stage_two_data(self, X, y, sample_weight=None) -> StageTwoData:
         """Validate, compose training pages, fit the text model and the dense feature steps;
         return what the boosting stage trains on (the first half of :meth:`fit`)."""
         if self.sequence not in SEQUENCE_MODES:
@@ -310,20 +315,28 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         self.classes_ = np.unique(labels)
         if len(self.classes_) < 2:
             raise ValueError("training needs at least two different labels")
+        weights = None
+        if sample_weight is not None:
+            weights = np.asarray(sample_weight, dtype=float)
+            if weights.shape != (len(frame),) or not np.all(np.isfinite(weights) & (weights >= 0)):
+                raise ValueError("sample_weight must be one finite weight >= 0 per paragraph")
         order = canonical_order(frame, labels)
         frame, labels = frame.iloc[order].reset_index(drop=True), labels[order]
+        weights = None if weights is None else weights[order]
         sources = np.arange(len(frame))
         if self.compose:
             frame, labels, sources = compose_documents(
                 frame, labels, Composition(share=self.compose), self.random_state
             )
+        if weights is not None:  # composed rows (after the real ones) weigh 1
+            weights = np.concatenate([weights, np.ones(len(frame) - len(weights))])
         # Multi-threaded OpenBLAS makes scipy's L-BFGS-B several times slower on wide
         # problems (scipy issue #26137); one thread is fastest here.
         with threadpool_limits(limits=1, user_api="blas"):
             text_proba = self._fit_text_model(frame, labels, sources)
             self._fit_dense_steps(frame)
             stacked = self._stage_two_matrix(frame, text_proba, training=True)
-        return StageTwoData(frame, labels, sources, stacked)
+        return StageTwoData(frame, labels, sources, stacked, weights)
 
     def fit_stage_two(self, data: StageTwoData):
         """Fit the booster, the label chain and the temperature on :meth:`stage_two_data`'s
@@ -355,24 +368,34 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
             )
             self.holdout_scores_ = held_out.scores(self._decode(proba, held_out.doc_slices))
         self.booster_, self.quantiser_ = self._fit_booster(
-            data.stacked, data.labels, self.boost_iterations_
+            data.stacked, data.labels, self.boost_iterations_, data.weights
         )
         return self
 
     def _fit_booster(
-        self, stacked: np.ndarray, labels: np.ndarray, iterations: int | None = None
+        self,
+        stacked: np.ndarray,
+        labels: np.ndarray,
+        iterations: int | None = None,
+        weights: np.ndarray | None = None,
     ) -> tuple[HistGradientBoostingClassifier, BinQuantiser]:
         """A booster of ``iterations`` (default ``boost_iterations``) fitted on ``stacked``
-        quantised to the bins it would cut them into (see :mod:`newsseg.binning`: the same
-        trees, much sooner), and the quantiser."""
-        quantiser = BinQuantiser().fit(stacked, self._sample_weight(labels))
+        (rows weighed by ``weights`` and the class weights) quantised to the bins it would
+        cut them into (see :mod:`newsseg.binning`: the same trees, much sooner), and the
+        quantiser."""
+        quantiser = BinQuantiser().fit(stacked, self._sample_weight(labels, weights))
         booster = self._booster().set_params(max_iter=iterations or self.boost_iterations)
-        return booster.fit(quantiser.transform(stacked), labels), quantiser
+        booster.fit(quantiser.transform(stacked), labels, sample_weight=weights)
+        return booster, quantiser
 
-    def _sample_weight(self, labels: np.ndarray) -> np.ndarray | None:
+    def _sample_weight(
+        self, labels: np.ndarray, weights: np.ndarray | None = None
+    ) -> np.ndarray | None:
+        """The booster's effective row weights: class weights times ``weights``."""
         if self.class_weight is None:
-            return None
-        return compute_sample_weight(self.class_weight, labels)
+            return weights
+        balanced = compute_sample_weight(self.class_weight, labels)
+        return balanced if weights is None else balanced * weights
 
     def _booster(self) -> HistGradientBoostingClassifier:
         return HistGradientBoostingClassifier(
@@ -402,9 +425,13 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         if held_out is None:
             return None
         train, test = held_out
-        booster, quantiser = self._fit_booster(data.stacked[train], data.labels[train])
+        train_weights = None if data.weights is None else data.weights[train]
+        booster, quantiser = self._fit_booster(
+            data.stacked[train], data.labels[train], weights=train_weights
+        )
         truth = np.searchsorted(self.classes_, data.labels[test])
-        weights = self._sample_weight(data.labels[test])
+        test_weights = None if data.weights is None else data.weights[test]
+        weights = self._sample_weight(data.labels[test], test_weights)
         best = (np.inf, 0, None)
         staged = booster.staged_predict_proba(quantiser.transform(data.stacked[test]))
         for iteration, stage in enumerate(staged, start=1):
