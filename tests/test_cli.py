@@ -136,6 +136,18 @@ def test_train_and_evaluate_use_only_the_selected_documents(tiny_corpus, tmp_pat
     assert json.loads(report.read_text(encoding="utf-8"))["documents"] == 2
 
 
+def test_train_weighs_documents_and_records_it(tiny_corpus, tmp_path):
+    model_path = tmp_path / "w.skops"
+    weight = ["--weight", "site=daily-planet,bay-news:teaser=0.5"]
+    result = run("train", str(tiny_corpus), "-o", str(model_path), *weight)
+    assert result.exit_code == 0, result.output
+    assert read_metadata(model_path)["training_data"]["weighting"] == [
+        {"column": "site", "values": ["bay-news", "daily-planet"], "label": "teaser", "weight": 0.5}
+    ]
+    result = run("train", str(tiny_corpus), "-o", str(tmp_path / "x.skops"), "--weight", "site=a")
+    assert result.exit_code == 2 and "'--weight'" in result.output
+
+
 def test_a_malformed_selection_is_a_usage_error(tiny_corpus, tmp_path):
     result = run("cv", str(tiny_corpus), "--only", "colour=red")
     assert result.exit_code == 2
