@@ -522,6 +522,9 @@ ABLATION_VARIANTS: dict[str, dict] = {
     "without layout cues": {"use_layout": False},
     "without topic cues": {"use_topic": False},
     "without composed training pages": {"compose": 0.0},
+    "without structure cues": {"use_structure": False},
+    "without zones (a plain label chain)": {"zones": False},
+    "without early stopping": {"early_stopping": False},
 }
 """The ablation's rows: each component switched (settings changed from the model's own)."""
 
