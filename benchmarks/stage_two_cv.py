@@ -35,21 +35,24 @@ from newsseg.model import ParagraphLabeler, StageTwoData, document_slices
 VARIANTS: dict[str, dict] = {
     "default": {},
     "no-structure": {"use_structure": False},
-    "v0.4 booster (no L2, no early stopping, no structure)": {
+    "no-zones": {"zones": False},
+    "no-structure-no-zones": {"use_structure": False, "zones": False},
+    "v0.4 booster (no L2, no early stopping, no structure, no zones)": {
         "boost_l2": 0.0,
         "early_stopping": False,
         "use_structure": False,
+        "zones": False,
     },
     "no-early-stopping": {"early_stopping": False},
-    "zones": {"zones": True},
-    "zones-no-structure": {"zones": True, "use_structure": False},
     "no-sequence": {"sequence": "none"},
     "rules teasers x0.5": {"weighting": ["labels=rules:teaser=0.5"]},
     "wcxb_articles teasers x0.25": {"weighting": ["source=wcxb_articles:teaser=0.25"]},
     "rules x0.5": {"weighting": ["labels=rules=0.5"]},
 }
 """Variants by name: settings changed from the default model's (later stages only)."""
-SHORT_NAMES = {"v0.4": "v0.4 booster (no L2, no early stopping, no structure)"}
+LATER_STAGES = ("use_structure", "zones", "boost_l2", "early_stopping", "sequence")
+"""The settings a variant may change: a cached fold's model gets the defaults of these."""
+SHORT_NAMES = {"v0.4": "v0.4 booster (no L2, no early stopping, no structure, no zones)"}
 
 
 def fold_cache(cache: Path, frame, splits, fold: int) -> dict:
@@ -116,7 +119,8 @@ def fit_variant(
     """A fold's model of the variant's later stages, its test matrix and training seconds."""
     params = dict(params)
     weights = row_weights(entry["data"], frame, params.pop("weighting", []))
-    model = copy.copy(entry["model"]).set_params(**{"use_structure": True, **params})
+    defaults = {name: ParagraphLabeler().get_params()[name] for name in LATER_STAGES}
+    model = copy.copy(entry["model"]).set_params(**{**defaults, **params})
     data, test_stacked = entry["data"], entry["test_stacked"]
     stacked = data.stacked
     if model.use_structure:
