@@ -296,6 +296,20 @@ def test_train_on_demand_through_the_api(session, client_and_token):
     assert "at least two different labels" in state["training"]["error"]  # nothing saved yet
 
 
+def test_serving_beyond_this_machine_warns(monkeypatch, session):
+    from newsseg.annotate import server
+
+    monkeypatch.setattr(server.AnnotationServer, "serve_forever", lambda self: None)
+    said: list[str] = []
+    server.run(session, host="0.0.0.0", port=0, open_browser=False, echo=said.append)
+    assert said[0].startswith("warning: listening on 0.0.0.0: other machines can reach")
+    assert said[-1].startswith("open http://0.0.0.0:") and "token=" in said[-1]
+    said.clear()
+    server.run(session, port=0, open_browser=False, echo=said.append)
+    assert not any(line.startswith("warning") for line in said)
+    assert said[-1].startswith("open http://127.0.0.1:")
+
+
 def test_only_loopback_addresses_count_as_local():
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")

@@ -321,7 +321,9 @@ class Session:
     def train_now(self) -> ModelInfo:
         """Train a model on the saved documents and the base data, then label every unsaved
         document with it; the work of the background training, callable on its own."""
-        frame, saved_documents, base_documents = self.training_frame()
+        with self._lock:
+            frame, saved_documents, base_documents = self.training_frame()
+            counted = self.saved_since_model  # saves during the training count for the next
         if frame.empty or frame["label"].nunique() < 2:
             raise NewssegError(
                 "training needs at least two different labels: save more documents "
@@ -350,7 +352,7 @@ class Session:
             info.seconds = time.monotonic() - start
             self.models.append(info)
             self.model = model
-            self.saved_since_model = 0
+            self.saved_since_model = max(0, self.saved_since_model - counted)
         return info
 
     def start_training(self) -> bool:
