@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=1 python benchmarks/annotate_curve.py [--corpus ../shared/corpus]
         [--group fundus] [--points 0 5 10 20 40] [--orders uncertain random] [--seed 0]
-        [--json FILE]
+        [--shuffle-seeds 0 1 2] [--json FILE]
 
 The pages of one group of the corpus (``--group``, a ``source`` of the manifest: ``fundus``,
 news sites of many countries, is a new kind of site next to the reviewed tier) are held out
@@ -13,7 +13,8 @@ labels in the order the session gives (``uncertain``: the least certain first un
 latest model; ``random``: a shuffled input order), and retrains at each point N of
 ``--points`` on the reviewed tier plus the N corrected pages, as the app's retraining does.
 Each model is scored on the test pages (macro-F1, teaser F1 and body_f1 of
-newsseg.evaluate.score). N = 0 is the model of the reviewed tier alone, shared by the orders.
+newsseg.evaluate.score). N = 0 is the model of the reviewed tier alone, shared by the orders;
+the random order is run once per ``--shuffle-seeds`` seed and averaged.
 
 It trains 1 + (points - 1) x orders models on ~130-170 pages each (a few minutes each on one
 core) and prints a Markdown table; ``--json`` also writes the rows.
@@ -51,7 +52,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--group", default="fundus", help="the manifest source held out")
     parser.add_argument("--points", type=int, nargs="+", default=[0, 5, 10, 20, 40])
     parser.add_argument("--orders", nargs="+", default=["uncertain", "random"])
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="of the pool/test split")
+    parser.add_argument(
+        "--shuffle-seeds",
+        type=int,
+        nargs="+",
+        help="one random order per seed, averaged in the table (default: --seed)",
+    )
     parser.add_argument("--test-share", type=float, default=TEST_SHARE)
     parser.add_argument("--json", type=Path)
     return parser.parse_args()
@@ -88,6 +95,30 @@ def scores_of(model: ParagraphLabeler, test: pd.DataFrame) -> dict:
         "teaser_f1": scores["labels"]["teaser"]["f1"],
         "body_f1": scores["body_f1"],
     }
+
+
+def curve_table(rows: list[dict], points: list[int]) -> str:
+    """A Markdown table: one line per N, each order's scores side by side; the random
+    order's are the mean over its shuffles, with their range."""
+    orders = list(dict.fromkeys(row["order"] for row in rows if row["order"] != "-"))
+    metrics = ("macro_f1", "teaser_f1", "body_f1")
+    names = {"macro_f1": "macro-F1", "teaser_f1": "teaser F1", "body_f1": "body_f1"}
+    header = ["corrected pages"] + [f"{order}: {names[m]}" for order in orders for m in metrics]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for count in sorted(points):
+        cells = [str(count)]
+        for order in orders:
+            found = [
+                row for row in rows if row["corrected"] == count and row["order"] in (order, "-")
+            ]
+            for metric in metrics:
+                values = [row[metric] for row in found]
+                cell = f"{sum(values) / len(values):.3f}" if values else "-"
+                if len(values) > 1:
+                    cell += f" ({min(values):.3f}-{max(values):.3f})"
+                cells.append(cell)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def log(message: str) -> None:
@@ -130,10 +161,13 @@ def main() -> None:
     first["seconds"] = time.monotonic() - start
     rows = [first]
     log(f"N=0: {first}")
-    for order in args.orders:
+    runs = [(order, None) for order in args.orders if order != "random"]
+    if "random" in args.orders:
+        runs += [("random", seed) for seed in args.shuffle_seeds or [args.seed]]
+    for order, shuffle_seed in runs:
         paths = list(pool_paths)
-        if order == "random":
-            random.Random(args.seed).shuffle(paths)
+        if shuffle_seed is not None:
+            random.Random(shuffle_seed).shuffle(paths)
         with tempfile.TemporaryDirectory(prefix="annotate-curve-") as output:
             session = open_session(
                 paths,
@@ -147,23 +181,23 @@ def main() -> None:
                 correct_until(session, count, truth)
                 start = time.monotonic()
                 session.train_now()
-                row = {"order": order, "corrected": count, **scores_of(session.model, test)}
+                row = {"order": order, "shuffle_seed": shuffle_seed, "corrected": count}
+                row |= scores_of(session.model, test)
                 row["seconds"] = time.monotonic() - start
                 rows.append(row)
                 log(f"{order} N={count}: {row}")
 
-    print(f"Held out: {args.group} ({len(pool)} pool pages, {len(test_rows)} test pages)\n")
-    print("| order | corrected pages | macro-F1 | teaser F1 | body_f1 |")
-    print("|---|---|---|---|---|")
-    for row in rows:
-        print(
-            f"| {row['order']} | {row['corrected']} | {row['macro_f1']:.3f} | "
-            f"{row['teaser_f1']:.3f} | {row['body_f1']:.3f} |"
-        )
+    print(
+        f"Held out: {args.group}, {len(pool)} pool pages ({pool['site'].nunique()} sites) and "
+        f"{len(test_rows)} test pages ({test_rows['site'].nunique()} sites); base: "
+        f"{len(base_paths)} reviewed pages\n"
+    )
+    print(curve_table(rows, args.points))
     if args.json:
         result = {
             "group": args.group,
             "seed": args.seed,
+            "shuffle_seeds": args.shuffle_seeds or [args.seed],
             "pool_pages": len(pool),
             "test_pages": len(test_rows),
             "test_sites": int(test_rows["site"].nunique()),
