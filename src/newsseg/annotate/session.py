@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -347,8 +348,9 @@ class Session:
                 paragraphs=len(frame),
             )
             unsaved = [doc for doc in self.documents if not doc.saved]
-        self._label_with(model, info.id, unsaved)
-        with self._lock:
+        proposed = proposals(model, unsaved)
+        with self._lock:  # the documents and the model that labels them change together
+            self._apply(unsaved, proposed, info.id)
             info.seconds = time.monotonic() - start
             self.models.append(info)
             self.model = model
@@ -390,7 +392,8 @@ class Session:
         except NewssegError as known:
             error = str(known)
         except Exception as unknown:  # a bug: shown on the page, not lost in a thread
-            error = f"training failed unexpectedly: {type(unknown).__name__}: {unknown}"
+            traceback.print_exc()
+            error = f"training failed unexpectedly (a bug): {type(unknown).__name__}: {unknown}"
         with self._lock:
             again = self.training.pending and error is None
             self.training = Training(error=error)
@@ -403,28 +406,38 @@ class Session:
 
     def _label_with(self, model: ParagraphLabeler, model_id: int, docs: list[Document]) -> None:
         """Propose ``model``'s labels (and their probabilities) for ``docs``."""
-        if not docs:
-            return
-        frame = pd.DataFrame(
-            {
-                "doc_id": [doc.name for doc in docs for _ in doc.paragraphs],
-                "text": [text for doc in docs for text in doc.paragraphs],
-            }
-        )
-        labeled = label_frame(frame, model)
-        chosen = label_confidence(labeled)
-        start = 0
+        self._apply(docs, proposals(model, docs), model_id)
+
+    def _apply(
+        self, docs: list[Document], proposed: list[tuple[list[str], list[float]]], model_id: int
+    ) -> None:
         with self._lock:
-            for doc in docs:
-                end = start + len(doc.paragraphs)
+            for doc, (labels, confidence) in zip(docs, proposed, strict=True):
                 if not doc.saved:  # saved meanwhile: keep what it was saved against
-                    doc.proposed = [str(label) for label in labeled["label"][start:end]]
-                    doc.confidence = [float(value) for value in chosen[start:end]]
-                    doc.model = model_id
-                elif not doc.proposed:  # resumed from the output folder
-                    doc.proposed = [str(label) for label in labeled["label"][start:end]]
-                    doc.confidence = [float(value) for value in chosen[start:end]]
-                start = end
+                    doc.proposed, doc.confidence, doc.model = labels, confidence, model_id
+
+
+def proposals(
+    model: ParagraphLabeler, docs: Sequence[Document]
+) -> list[tuple[list[str], list[float]]]:
+    """``model``'s labels of each document's paragraphs and the probability of each."""
+    if not docs:
+        return []
+    frame = pd.DataFrame(
+        {
+            "doc_id": [doc.name for doc in docs for _ in doc.paragraphs],
+            "text": [text for doc in docs for text in doc.paragraphs],
+        }
+    )
+    labeled = label_frame(frame, model)
+    labels = [str(label) for label in labeled["label"]]
+    confidence = [float(value) for value in label_confidence(labeled)]
+    result, start = [], 0
+    for doc in docs:
+        end = start + len(doc.paragraphs)
+        result.append((labels[start:end], confidence[start:end]))
+        start = end
+    return result
 
 
 # --------------------------------------------------------------------------- opening a run
