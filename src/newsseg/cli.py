@@ -23,6 +23,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from newsseg.annotate import RETRAIN_EVERY
 from newsseg.config import LABELS, TOP_FEATURES
 from newsseg.errors import NewssegError
 from newsseg.progress import progress_bars, wants_bars
@@ -493,6 +494,61 @@ def inspect(
     if json_path is not None:
         write_json(json_path, info)
     typer.echo(inspect_table(info))
+
+
+class Order(str, Enum):
+    uncertain = "uncertain"
+    input = "input"
+
+
+@app.command()
+@reports_errors
+def annotate(
+    paths: Paths,
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", "-o", help="Save one labeled dump per document here.")
+    ],
+    model: ModelOption = None,
+    base: Annotated[
+        list[str] | None,
+        typer.Option("--base", help="Labeled data to retrain with, beside the saved documents."),
+    ] = None,
+    order: Annotated[
+        Order, typer.Option("--order", help="The least certain documents first, or as given.")
+    ] = Order.uncertain,
+    retrain_every: Annotated[
+        int,
+        typer.Option(
+            "--retrain-every", min=0, help="Retrain after this many saved documents (0: on demand)."
+        ),
+    ] = RETRAIN_EVERY,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on; others than 127.0.0.1 warn.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, help="Port (0: any free port).")] = 0,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Print the page's address, do not open it.")
+    ] = False,
+    trust_pickle: TrustPickle = False,
+    encoding: Encoding = "utf-8",
+) -> None:
+    """Correct a model's labels of dumps in the browser; retrain on them as you go."""
+    from newsseg.annotate import annotate as run_annotation
+
+    run_annotation(
+        paths,
+        output_dir,
+        model,
+        base=base or (),
+        order=order.value,
+        retrain_every=retrain_every,
+        host=host,
+        port=port,
+        open_browser=not no_browser,
+        trust_pickle=trust_pickle,
+        encoding=encoding,
+        echo=lambda line: typer.echo(line, err=True),
+    )
 
 
 def _label_set(labels: str) -> list[str]:
