@@ -688,7 +688,7 @@ class _Terms:
 
     def per_row(self, weights: np.ndarray) -> np.ndarray:
         """Sums of ``weights`` (one per value, in row order) for each row."""
-        return np.bincount(self.row, weights, minlength=self.n_rows)
+        return _sums(self.row, weights, self.n_rows)
 
     def summed(self, rows: np.ndarray | None = None) -> np.ndarray:
         """The sum of the given rows (default: all) as a dense vector over the terms."""
@@ -698,7 +698,7 @@ class _Terms:
             keep = np.concatenate(
                 [np.arange(self.indptr[r], self.indptr[r + 1]) for r in rows] or [np.zeros(0, int)]
             )
-        return np.bincount(self.term[keep], self.values[keep], minlength=self.n_terms)
+        return _sums(self.term[keep], self.values[keep], self.n_terms)
 
     def dot(self, vector: np.ndarray) -> np.ndarray:
         """Each row's dot product with a dense vector over the terms."""
@@ -715,8 +715,8 @@ class _Terms:
         group_last = np.repeat(first + size - 1, size)
         before = (running - value) - (running - value)[group_start]
         after = running[group_last] - running
-        dot_before = np.bincount(row, value * before, minlength=self.n_rows)
-        dot_after = np.bincount(row, value * after, minlength=self.n_rows)
+        dot_before = _sums(row, value * before, self.n_rows)
+        dot_after = _sums(row, value * after, self.n_rows)
         return dot_before, dot_after
 
     def neighbours(self) -> tuple[np.ndarray, np.ndarray]:
@@ -724,9 +724,14 @@ class _Terms:
         term, row, value = self.term[self.order], self.row[self.order], self.values[self.order]
         adjacent = (term[1:] == term[:-1]) & (row[1:] == row[:-1] + 1)
         products = (value[1:] * value[:-1])[adjacent]
-        previous = np.bincount(row[1:][adjacent], products, minlength=self.n_rows)
-        following = np.bincount(row[:-1][adjacent], products, minlength=self.n_rows)
+        previous = _sums(row[1:][adjacent], products, self.n_rows)
+        following = _sums(row[:-1][adjacent], products, self.n_rows)
         return previous, following
+
+
+def _sums(groups: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
+    """The sum of ``weights`` in each of ``size`` groups (floats, even when there are none)."""
+    return np.bincount(groups, weights, minlength=size).astype(float)
 
 
 def document_topic_cues(rows) -> np.ndarray:
