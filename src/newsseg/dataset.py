@@ -825,9 +825,23 @@ class _LineList(list):
         self.append(text)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A spreadsheet takes a cell starting with one of these as a formula (``=HYPERLINK(...)``
+runs when the file is opened): such text cells get a leading ``'`` in every CSV we write."""
+
+
+def neutralise_formula(value: object) -> object:
+    """A text cell as a spreadsheet shows it without running it: ``'`` before a leading
+    ``=``, ``+``, ``-``, ``@``, tab or CR (OWASP's advice); numbers and other text as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv_lines(rows: Iterable[Sequence]) -> list[str]:
     lines = _LineList()
-    csv.writer(lines, lineterminator="\n").writerows(rows)
+    safe_rows = ([neutralise_formula(value) for value in row] for row in rows)
+    csv.writer(lines, lineterminator="\n").writerows(safe_rows)
     return lines
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsseg.dataset import atomic_output, write_text
+from newsseg.dataset import atomic_output, neutralise_formula, write_text
 from newsseg.evaluate import LABEL_METRICS, SUMMARY_METRICS, Evaluation
 
 CONFUSION_CORNER = "true \\ pred"
@@ -553,8 +553,12 @@ def _write(path: Path, content: str | bytes) -> None:
 
 def errors_csv(evaluation: Evaluation) -> str:
     """Every misclassified paragraph as CSV: file, line, doc_id, site, true_label,
-    predicted_label, confidence, proba_<label>..., text."""
-    return evaluation.errors.to_csv(index=False, lineterminator="\n", float_format="%.6g")
+    predicted_label, confidence, proba_<label>..., text. Text cells that a spreadsheet would
+    run as a formula are neutralised (see :func:`~newsseg.dataset.neutralise_formula`)."""
+    errors = evaluation.errors.copy()
+    for column in errors.select_dtypes(exclude="number").columns:
+        errors[column] = errors[column].map(neutralise_formula)
+    return errors.to_csv(index=False, lineterminator="\n", float_format="%.6g")
 
 
 def write_evaluation_report(
