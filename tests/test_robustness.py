@@ -718,3 +718,30 @@ def test_errors_csv_neutralises_formulas(tmp_path, tiny_model_path):
     texts = [row[header.index("text")] for row in rows]
     assert all(text in ["'" + formula for formula in FORMULAS] for text in texts), texts
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (
+            "doc_id,text\nd,Title,extra field\nd,Body\n",
+            "table.csv:2: 3 field(s), but the header has 2",
+        ),
+        ("doc_id,text\nd,Title\nd,Body,extra\n", "table.csv:3: 3 field(s)"),
+        ("doc_id,text\nd,Title\nd\n", "table.csv:3: 1 field(s), but the header has 2"),
+        ('doc_id,text\nd,"Two\nlines"\n\nd,Body,extra\n', "table.csv:5: 3 field(s)"),
+        ("doc_id,text,text\nd,Title,Body\n", "table.csv:1: column(s) named twice: text"),
+    ],
+)
+def test_csv_row_with_a_wrong_field_count(tmp_path, tiny_model_path, content, fragment):
+    table = tmp_path / "table.csv"
+    table.write_text(content, encoding="utf-8")
+    assert_one_line_error(run("predict", table, *model_args(tiny_model_path)), fragment)
+
+
+def test_csv_line_numbers_count_the_lines_of_quoted_fields(tmp_path):
+    table = tmp_path / "table.csv"
+    table.write_text('doc_id,text\nd,"Two\nlines"\n\nd,Third\n', encoding="utf-8")
+    frame = dataset.read_input(table, labeled=False)
+    assert frame["text"].tolist() == ["Two lines", "Third"]
+    assert frame["line"].tolist() == [2, 5]

@@ -193,29 +193,6 @@ def iter_lines(path: str | Path, encoding: str = "utf-8") -> Iterator[tuple[int,
     yield number, pending.removesuffix("\r")
 
 
-class _DecodedStream(io.TextIOBase):
-    """A read-only text stream over :func:`_decoded_blocks`, for ``pandas.read_csv``."""
-
-    def __init__(self, blocks: Iterator[str]) -> None:
-        super().__init__()
-        self._blocks = blocks
-        self._buffer = ""
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> str:
-        while size is None or size < 0 or len(self._buffer) < size:
-            block = next(self._blocks, None)
-            if block is None:
-                break
-            self._buffer += block
-        if size is None or size < 0:
-            size = len(self._buffer)
-        text, self._buffer = self._buffer[:size], self._buffer[size:]
-        return text
-
-
 def _lines(text: str) -> Iterator[tuple[int, str]]:
     """Numbered lines of a text, LF and CRLF endings removed.
 
@@ -416,19 +393,53 @@ def _cell_text(value: object) -> str:
 
 def _csv_chunks(
     path: str | Path, encoding: str, chunk_rows: int
-) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
-    """A CSV file's rows in chunks, read as it is parsed; the header is line 1."""
-    stream = _DecodedStream(_decoded_blocks(path, encoding))
-    offset = 2
+) -> Iterator[tuple[pd.DataFrame, list[int]]]:
+    """A CSV file's rows in chunks, read as it is parsed, with the line each row starts on
+    (the header is line 1). A row with more or fewer fields than the header is an error:
+    pandas would silently take the first column as the index, or fill the gaps."""
+    csv.field_size_limit(sys.maxsize)  # a paragraph may be megabytes long
+    reader = csv.reader(_text_lines(path, encoding), strict=True)
     try:
-        with pd.read_csv(stream, dtype=str, keep_default_na=False, chunksize=chunk_rows) as reader:
-            for table in reader:
-                yield table, np.arange(offset, offset + len(table))
-                offset += len(table)
-    except pd.errors.EmptyDataError:
-        raise InputError(path, "empty table") from None
-    except pd.errors.ParserError as error:
-        raise InputError(path, f"not a valid CSV table ({_first_line(error)})") from None
+        header = next(reader, None)
+        while header is not None and not header:  # blank lines before the header
+            header = next(reader, None)
+        if header is None:
+            raise InputError(path, "empty table")
+        duplicates = sorted({name for name in header if header.count(name) > 1})
+        if duplicates:
+            raise InputError(path, f"column(s) named twice: {', '.join(duplicates)}", 1)
+        rows: list[list[str]] = []
+        numbers: list[int] = []
+        chunks = 0
+        start = reader.line_num + 1
+        for row in reader:
+            if row:  # blank lines are skipped
+                if len(row) != len(header):
+                    raise InputError(
+                        path, f"{len(row)} field(s), but the header has {len(header)}", start
+                    )
+                rows.append(row)
+                numbers.append(start)
+                if len(rows) >= chunk_rows:
+                    yield pd.DataFrame(rows, columns=header, dtype=object), numbers
+                    rows, numbers, chunks = [], [], chunks + 1
+            start = reader.line_num + 1
+    except csv.Error as error:
+        raise InputError(path, f"not a valid CSV table ({error})", reader.line_num) from None
+    if rows or not chunks:  # a header alone is a table without rows
+        yield pd.DataFrame(rows, columns=header, dtype=object), numbers
+
+
+def _text_lines(path: str | Path, encoding: str) -> Iterator[str]:
+    """The lines of a file with their line ends, decoded block by block (for ``csv``)."""
+    pending = ""
+    for block in _decoded_blocks(path, encoding):
+        pieces = (pending + block).split("\n")
+        pending = pieces.pop()
+        for piece in pieces:
+            yield piece + "\n"
+    if pending:
+        yield pending
 
 
 def _jsonl_chunks(
