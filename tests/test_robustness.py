@@ -745,3 +745,36 @@ def test_csv_line_numbers_count_the_lines_of_quoted_fields(tmp_path):
     frame = dataset.read_input(table, labeled=False)
     assert frame["text"].tolist() == ["Two lines", "Third"]
     assert frame["line"].tolist() == [2, 5]
+
+
+def test_long_doc_ids_get_short_names_with_a_stable_hash(tmp_path, tiny_model_path):
+    long_ids = ["é" * 150 + "-a", "é" * 150 + "-b", "x" * 300]  # 302 and 300 bytes
+    table = tmp_path / "table.jsonl"
+    rows = [{"doc_id": doc_id, "text": f"Title of {doc_id[-1]}"} for doc_id in long_ids]
+    rows.append({"doc_id": "short", "text": "Title"})
+    table.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    out = tmp_path / "out"
+    result = run("predict", table, *model_args(tiny_model_path), "-o", out, "--format", "jsonl")
+    assert result.exit_code == 0, result.output
+    written = names(out)
+    assert len(written) == 4 and "short.jsonl" in written
+    assert all(len(name.encode()) <= api.MAX_STEM_BYTES + len(".jsonl") for name in written)
+    for name in written:  # each file holds its own document
+        record = json.loads((out / name).read_text(encoding="utf-8"))
+        assert name.startswith(record["doc_id"][:20])
+    # The names are the same on every run: --force overwrites them, no new files appear.
+    result = run("predict", table, *model_args(tiny_model_path), "-o", out, "--format", "jsonl")
+    assert_one_line_error(result, "exists; use --force")
+    args = ["-o", out, "--format", "jsonl", "--force"]
+    assert run("predict", table, *model_args(tiny_model_path), *args).exit_code == 0
+    assert names(out) == written
+
+
+def test_a_long_file_name_gets_a_short_output_name(tmp_path, tiny_model_path):
+    page = tmp_path / ("p" * 250 + ".txt")  # its output's temporary file would be too long
+    page.write_text(DUMP, encoding="utf-8")
+    out = tmp_path / "out"
+    result = run("predict", page, *model_args(tiny_model_path), "-o", out)
+    assert result.exit_code == 0, result.output
+    [name] = names(out)
+    assert name.startswith("p" * 100) and name.endswith(".tsv") and len(name) < 255 - 10

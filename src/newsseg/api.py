@@ -866,7 +866,7 @@ class _PredictionSink:
 
     def _target(self, stem: str) -> Path:
         assert self.output_dir is not None
-        return self.output_dir / f"{stem}.{self.output_format}"
+        return self.output_dir / f"{_short_stem(stem)}.{self.output_format}"
 
     def emit(self, index: int, output: Output) -> NewssegError | None:
         """Write the predictions of input number ``index`` (or of a chunk of it); the error
@@ -920,6 +920,23 @@ def _named_by_content(source: str) -> bool:
 
 _UNSAFE_IN_NAME = re.compile(r"[/\\\x00]")
 """Characters a ``doc_id`` cannot keep in an output file name."""
+
+
+MAX_STEM_BYTES = 200
+"""Output names are cut to this many bytes before their suffix: a file system allows 255
+for a name, and the temporary file written beside it adds a dot and 9 characters."""
+STEM_HASH_CHARS = 16
+
+
+def _short_stem(stem: str) -> str:
+    """``stem``, or when it is longer than :data:`MAX_STEM_BYTES` in UTF-8, its start and a
+    hash of the whole of it: the same ``doc_id`` always gives the same name."""
+    encoded = stem.encode("utf-8", "surrogatepass")
+    if len(encoded) <= MAX_STEM_BYTES:
+        return stem
+    digest = hashlib.sha256(encoded).hexdigest()[:STEM_HASH_CHARS]
+    start = encoded[: MAX_STEM_BYTES - STEM_HASH_CHARS - 1].decode("utf-8", "ignore")
+    return f"{start}-{digest}"
 
 
 def _output_stem(doc_id: str, source: str) -> str:
