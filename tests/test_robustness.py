@@ -778,3 +778,26 @@ def test_a_long_file_name_gets_a_short_output_name(tmp_path, tiny_model_path):
     assert result.exit_code == 0, result.output
     [name] = names(out)
     assert name.startswith("p" * 100) and name.endswith(".tsv") and len(name) < 255 - 10
+
+
+INVISIBLE = "\u200b\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e \u3000"
+
+
+def test_lines_of_invisible_characters_are_blank(tmp_path, tiny_model_path):
+    page = tmp_path / "page.txt"
+    page.write_text(f"{INVISIBLE}\nCouncil approves new bridge\n\u200b\nBody\n", encoding="utf-8")
+    result = run("predict", page, *model_args(tiny_model_path), "--format", "jsonl")
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["line"], r["text"]) for r in records] == [
+        (2, "Council approves new bridge"),
+        (4, "Body"),
+    ]
+    assert records[0]["label"] == "headline"
+    labeled = tmp_path / "page.tsv"
+    labeled.write_text(f"\u200b\u200b\nheadline\tTitle\nbody\t{INVISIBLE}\n", encoding="utf-8")
+    assert dataset.read_input(labeled, labeled=True)["text"].tolist() == ["Title"]
+    table = tmp_path / "table.csv"
+    table.write_text(f"doc_id,text\nd,{INVISIBLE}\nd,Title\n", encoding="utf-8")
+    assert dataset.read_input(table, labeled=False)["line"].tolist() == [3]
+    assert dataset.split_dump("\u200b\nTitle\n") == ["Title"]

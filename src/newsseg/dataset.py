@@ -18,6 +18,7 @@ import io
 import itertools
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -212,15 +213,30 @@ def read_dump(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
     return _frame(path, texts, [None] * len(texts), numbers)
 
 
+_INVISIBLE_ONLY = re.compile(
+    r"[\s\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    r"\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]*"
+)
+"""Whitespace and characters that show nothing (zero-width spaces and joiners, direction
+marks, soft hyphens, variation selectors, fillers): a line of only these is blank."""
+
+
+def paragraph_text(line: str) -> str:
+    """A line as a paragraph: stripped, or empty when nothing in it is visible."""
+    text = line.strip()
+    return "" if _INVISIBLE_ONLY.fullmatch(text) else text
+
+
 def split_dump(text: str) -> list[str]:
     """The paragraphs of a dump's text: its lines, stripped, blank ones skipped."""
-    return [line.strip() for _, line in _lines(text) if line.strip()]
+    paragraphs = (paragraph_text(line) for _, line in _lines(text))
+    return [paragraph for paragraph in paragraphs if paragraph]
 
 
 def _dump_rows(path: str | Path, encoding: str) -> tuple[list[str], list[int]]:
     texts, numbers = [], []
     for number, line in _lines(read_text(path, encoding)):
-        text = line.strip()
+        text = paragraph_text(line)
         if text:
             texts.append(text)
             numbers.append(number)
@@ -249,7 +265,7 @@ def _labeled_rows(
 ) -> tuple[list[str], list[str | None], list[int]]:
     texts, found_labels, numbers = [], [], []
     for number, line in _lines(read_text(path, encoding)):
-        if not line.strip():
+        if not paragraph_text(line):
             continue
         label, tab, text = line.partition("\t")
         if not tab:
@@ -261,9 +277,10 @@ def _labeled_rows(
             raise InputError(path, _unknown_label(label, labels, label_hint), number)
         if require_labels and not label:
             raise InputError(path, "empty label", number)
-        if not text.strip():
+        text = paragraph_text(text)
+        if not text:
             continue
-        texts.append(text.strip())
+        texts.append(text)
         found_labels.append(label or None)
         numbers.append(number)
     return texts, found_labels, numbers
@@ -352,7 +369,7 @@ def _table_frame(
 
     table["line"] = np.asarray(lines, dtype=int)
     table["text"] = column("text")
-    table = table[table["text"] != ""]
+    table = table[table["text"].map(paragraph_text) != ""]
     label_column = column("label")
     for line, label in zip(table["line"], label_column, strict=True):
         if label and label not in labels:
