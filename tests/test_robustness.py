@@ -801,3 +801,52 @@ def test_lines_of_invisible_characters_are_blank(tmp_path, tiny_model_path):
     table.write_text(f"doc_id,text\nd,{INVISIBLE}\nd,Title\n", encoding="utf-8")
     assert dataset.read_input(table, labeled=False)["line"].tolist() == [3]
     assert dataset.split_dump("\u200b\nTitle\n") == ["Title"]
+
+
+def test_folders_nested_1500_deep(tmp_path, tiny_model_path):
+    deep = tmp_path
+    for _ in range(1500):  # one at a time: mkdir(parents=True) recurses too
+        deep = deep / "d"
+        deep.mkdir()
+    (deep / "page.txt").write_text(DUMP, encoding="utf-8")
+    (tmp_path / "top.txt").write_text(DUMP, encoding="utf-8")
+    assert dataset.expand_paths([tmp_path], (".txt",)) == [deep / "page.txt", tmp_path / "top.txt"]
+    result = run("predict", tmp_path, *model_args(tiny_model_path))
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.split("\n\n")) == 2
+
+
+def test_broken_links_and_fifos_in_a_folder_are_bad_inputs(tmp_path, tiny_model_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a_good.txt").write_text(DUMP, encoding="utf-8")
+    (folder / "b_broken.txt").symlink_to(tmp_path / "gone.txt")
+    os.mkfifo(folder / "c_fifo.txt")
+    (folder / "d_good.txt").symlink_to(folder / "a_good.txt")
+    (folder / "e_folder.txt").symlink_to(tmp_path, target_is_directory=True)  # not followed
+    out = tmp_path / "out"
+    result = run("predict", folder, *model_args(tiny_model_path), "-o", out)
+    assert result.exit_code == 1
+    assert names(out) == ["a_good.tsv", "d_good.tsv"]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("newsseg: error:")]
+    assert len(errors) == 2, result.stderr
+    assert "b_broken.txt: broken symbolic link" in errors[0]
+    assert "c_fifo.txt: not a regular file" in errors[1]
+    # train and evaluate stop at the first one.
+    (folder / "f.tsv").symlink_to(tmp_path / "gone.tsv")
+    assert_one_line_error(run("train", folder, "-o", tmp_path / "m.skops"), "f.tsv: broken")
+    result = run("predict", folder / "b_broken.txt", *model_args(tiny_model_path))
+    assert_one_line_error(result, "b_broken.txt: broken symbolic link")
+
+
+def test_a_pipe_named_on_the_command_line_is_read(tmp_path, tiny_model_path):
+    # What the shell passes for <(cat page.txt): /dev/fd/N, a pipe.
+    read_end, write_end = os.pipe()
+    os.write(write_end, DUMP.encode("utf-8"))
+    os.close(write_end)
+    try:
+        result = run("predict", f"/dev/fd/{read_end}", *model_args(tiny_model_path))
+    finally:
+        os.close(read_end)
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.strip().splitlines()) == 4

@@ -13,6 +13,7 @@ import itertools
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 import uuid
@@ -658,11 +659,14 @@ def _sources(
         yield error, 0
 
 
-def _file_size(path: str | Path) -> int:
+def _file_size(path: str | Path) -> int | None:
+    """The size of a regular file; None for a pipe or device (``<(cat page.txt)``), which
+    only this process can read, and only once."""
     try:
-        return os.stat(path).st_size
+        status = os.stat(path)
     except OSError:
         return 0  # reading it says what is wrong
+    return status.st_size if stat.S_ISREG(status.st_mode) else None
 
 
 def _read_paragraphs(item: str | Path, settings: PredictSettings) -> Iterator[dataset.Paragraphs]:

@@ -55,27 +55,73 @@ NEW_LABELS_HINT = "declare new labels with --labels"
 
 def expand_paths(paths: Iterable[str | Path], suffixes: Sequence[str]) -> list[str | Path]:
     """Files named by ``paths``: files as given, directories searched recursively for
-    ``suffixes``, ``-`` kept for standard input. Missing paths are an error."""
-    return [file for raw in paths for file in expand_path(raw, suffixes)]
+    ``suffixes``, ``-`` kept for standard input. Missing paths are an error, and so is an
+    entry of a folder that cannot be read (see :func:`expand_path`)."""
+    files: list[str | Path] = []
+    for raw in paths:
+        for item in expand_path(raw, suffixes):
+            if isinstance(item, InputError):
+                raise item
+            files.append(item)
+    return files
 
 
-def expand_path(raw: str | Path, suffixes: Sequence[str]) -> list[str | Path]:
-    """The files named by one path (see :func:`expand_paths`)."""
+def expand_path(raw: str | Path, suffixes: Sequence[str]) -> list[str | Path | InputError]:
+    """The files named by one path (see :func:`expand_paths`), in order. Inside a folder, an
+    entry named like an input that is no readable file (a broken symbolic link, a FIFO, a
+    socket) is given as its :class:`InputError`, in its place, so that it can be listed as
+    a bad input. A path named as such may be any readable file, such as a pipe
+    (``<(cat page.txt)``)."""
     if str(raw) == STDIN_PATH:
         return [STDIN_PATH]
     path = Path(raw)
     if path.is_dir():
-        files = sorted(
-            p
-            for p in path.rglob("*")
-            if p.is_file() and p.suffix.lower() in suffixes and p.name != MANIFEST_NAME
-        )
-        if not files:
+        found = [_folder_entry(entry) for entry in sorted(_walk(path, suffixes), key=_entry_path)]
+        if not found:
             raise InputError(path, f"no {'/'.join('*' + s for s in suffixes)} files in folder")
-        return list(files)
-    if path.is_file():
+        return [entry for entry in found if entry is not None]
+    if path.exists():  # a file, or a pipe, FIFO or device named on purpose
         return [path]
+    if path.is_symlink():
+        raise InputError(path, f"broken symbolic link (to {os.readlink(path)}, which is missing)")
     raise InputError(path, "no such file or folder")
+
+
+def _walk(folder: Path, suffixes: Sequence[str]) -> Iterator[Path | InputError]:
+    """The entries below ``folder`` named like inputs, found without recursion, so that any
+    depth of folders works; symbolic links to folders are not followed (they may loop)."""
+    stack = [folder]
+    while stack:
+        current = stack.pop()
+        try:
+            with os.scandir(current) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(Path(entry.path))
+                    elif (
+                        Path(entry.name).suffix.lower() in suffixes and entry.name != MANIFEST_NAME
+                    ):
+                        yield Path(entry.path)
+        except OSError as error:
+            yield InputError(current, f"cannot read folder: {error.strerror or error}")
+
+
+def _entry_path(entry: Path | InputError) -> Path:
+    return Path(entry.path) if isinstance(entry, InputError) else entry
+
+
+def _folder_entry(entry: Path | InputError) -> Path | InputError | None:
+    """An entry found in a folder: a file, the error of one that cannot be read, or None
+    for a link to a folder."""
+    if isinstance(entry, InputError) or entry.is_file():
+        return entry
+    if entry.is_dir():
+        return None
+    if entry.is_symlink() and not entry.exists():
+        return InputError(
+            entry, f"broken symbolic link (to {os.readlink(entry)}, which is missing)"
+        )
+    return InputError(entry, "not a regular file (a FIFO, socket or device); skipped")
 
 
 # --------------------------------------------------------------------------- decoding
