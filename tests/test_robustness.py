@@ -804,16 +804,23 @@ def test_lines_of_invisible_characters_are_blank(tmp_path, tiny_model_path):
 
 
 def test_folders_nested_1500_deep(tmp_path, tiny_model_path):
-    deep = tmp_path
-    for _ in range(1500):  # one at a time: mkdir(parents=True) recurses too
-        deep = deep / "d"
-        deep.mkdir()
-    (deep / "page.txt").write_text(DUMP, encoding="utf-8")
-    (tmp_path / "top.txt").write_text(DUMP, encoding="utf-8")
-    assert dataset.expand_paths([tmp_path], (".txt",)) == [deep / "page.txt", tmp_path / "top.txt"]
-    result = run("predict", tmp_path, *model_args(tiny_model_path))
-    assert result.exit_code == 0, result.output
-    assert len(result.stdout.split("\n\n")) == 2
+    levels = [tmp_path]
+    try:
+        for _ in range(1500):  # one at a time: mkdir(parents=True) recurses too
+            levels.append(levels[-1] / "d")
+            levels[-1].mkdir()
+        deep = levels[-1]
+        (deep / "page.txt").write_text(DUMP, encoding="utf-8")
+        (tmp_path / "top.txt").write_text(DUMP, encoding="utf-8")
+        found = dataset.expand_paths([tmp_path], (".txt",))
+        assert found == [deep / "page.txt", tmp_path / "top.txt"]
+        result = run("predict", tmp_path, *model_args(tiny_model_path))
+        assert result.exit_code == 0, result.output
+        assert len(result.stdout.split("\n\n")) == 2
+    finally:  # bottom up: pytest's clean-up (shutil.rmtree) recurses, and would fail
+        (levels[-1] / "page.txt").unlink(missing_ok=True)
+        for folder in reversed(levels[1:]):
+            folder.rmdir()
 
 
 def test_broken_links_and_fifos_in_a_folder_are_bad_inputs(tmp_path, tiny_model_path):
@@ -850,3 +857,30 @@ def test_a_pipe_named_on_the_command_line_is_read(tmp_path, tiny_model_path):
         os.close(read_end)
     assert result.exit_code == 0, result.output
     assert len(result.stdout.strip().splitlines()) == 4
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "csv"])
+def test_a_bad_line_in_a_large_table_keeps_the_documents_before_it(
+    tmp_path, tiny_model_path, monkeypatch, kind
+):
+    monkeypatch.setattr(api, "STREAM_TABLE_BYTES", 0)  # read in chunks, as a large table is
+    rows = [(doc_id, f"Paragraph {n} of {doc_id}") for doc_id in "abc" for n in range(3)]
+    table = tmp_path / f"table.{kind}"
+    if kind == "jsonl":
+        lines = [json.dumps({"doc_id": d, "text": t}) for d, t in rows]
+        lines += ["{not json", json.dumps({"doc_id": "d", "text": "After"})]
+    else:
+        lines = ["doc_id,text", *(f"{d},{t}" for d, t in rows), "c,one,field too many", "d,After"]
+    table.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = run("predict", table, *model_args(tiny_model_path), "-o", out)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"wrote 2 file(s) to {out}",
+        result.stderr.splitlines()[1],
+    ]
+    bad_line = 10 if kind == "jsonl" else 11  # after the CSV's header
+    assert result.stderr.splitlines()[1].startswith(f"newsseg: error: {table}:{bad_line}: ")
+    # c may go on after the bad line: only the documents wholly before it are written.
+    assert names(out) == ["a.tsv", "b.tsv"]
+    assert (out / "b.tsv").read_text(encoding="utf-8").count("\n") == 3

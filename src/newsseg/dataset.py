@@ -471,10 +471,13 @@ def _csv_chunks(
         duplicates = sorted({name for name in header if header.count(name) > 1})
         if duplicates:
             raise InputError(path, f"column(s) named twice: {', '.join(duplicates)}", 1)
-        rows: list[list[str]] = []
-        numbers: list[int] = []
-        chunks = 0
-        start = reader.line_num + 1
+    except csv.Error as error:
+        raise InputError(path, f"not a valid CSV table ({error})", reader.line_num) from None
+    rows: list[list[str]] = []
+    numbers: list[int] = []
+    chunks = 0
+    start = reader.line_num + 1
+    try:
         for row in reader:
             if row:  # blank lines are skipped
                 if len(row) != len(header):
@@ -487,8 +490,12 @@ def _csv_chunks(
                     yield pd.DataFrame(rows, columns=header, dtype=object), numbers
                     rows, numbers, chunks = [], [], chunks + 1
             start = reader.line_num + 1
-    except csv.Error as error:
-        raise InputError(path, f"not a valid CSV table ({error})", reader.line_num) from None
+    except (InputError, csv.Error) as error:
+        if not isinstance(error, InputError):
+            error = InputError(path, f"not a valid CSV table ({error})", reader.line_num)
+        if rows:  # the rows before the bad one are still read: their documents are written
+            yield pd.DataFrame(rows, columns=header, dtype=object), numbers
+        raise error from None
     if rows or not chunks:  # a header alone is a table without rows
         yield pd.DataFrame(rows, columns=header, dtype=object), numbers
 
@@ -512,26 +519,33 @@ def _jsonl_chunks(
     records: list[dict] = []
     numbers: list[int] = []
     chunks = 0
-    for number, line in iter_lines(path, encoding):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(path, f"not a JSON object ({error.msg})", number) from None
-        except (ValueError, RecursionError) as error:  # e.g. a 5000-digit integer, deep nesting
-            raise InputError(
-                path, f"not a usable JSON object ({_first_line(error)})", number
-            ) from None
-        if not isinstance(record, dict):
-            raise InputError(path, "not a JSON object", number)
-        records.append(record)
-        numbers.append(number)
-        if len(records) >= chunk_rows:
+    try:
+        for number, line in iter_lines(path, encoding):
+            if not line.strip():
+                continue
+            records.append(_json_record(path, number, line))
+            numbers.append(number)
+            if len(records) >= chunk_rows:
+                yield pd.DataFrame.from_records(records), numbers
+                records, numbers, chunks = [], [], chunks + 1
+    except InputError:
+        if records:  # the records before the bad line are still read: their documents are written
             yield pd.DataFrame.from_records(records), numbers
-            records, numbers, chunks = [], [], chunks + 1
+        raise
     if records or not chunks:  # an empty file is a table without columns
         yield pd.DataFrame.from_records(records), numbers
+
+
+def _json_record(path: str | Path, number: int, line: str) -> dict:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise InputError(path, f"not a JSON object ({error.msg})", number) from None
+    except (ValueError, RecursionError) as error:  # e.g. a 5000-digit integer, deep nesting
+        raise InputError(path, f"not a usable JSON object ({_first_line(error)})", number) from None
+    if not isinstance(record, dict):
+        raise InputError(path, "not a JSON object", number)
+    return record
 
 
 def _parquet_chunks(path: str | Path, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, range]]:
