@@ -884,3 +884,33 @@ def test_a_bad_line_in_a_large_table_keeps_the_documents_before_it(
     # c may go on after the bad line: only the documents wholly before it are written.
     assert names(out) == ["a.tsv", "b.tsv"]
     assert (out / "b.tsv").read_text(encoding="utf-8").count("\n") == 3
+
+
+def test_parquet_text_of_bytes_is_decoded(tmp_path, tiny_model_path):
+    pa = pytest.importorskip("pyarrow", reason="Parquet needs pyarrow")
+    import pyarrow.parquet as pq
+
+    texts = [b"Council approves new bridge", "Café society".encode()]
+    good = tmp_path / "good.parquet"
+    pq.write_table(pa.table({"doc_id": [b"d", b"d"], "text": pa.array(texts, pa.binary())}), good)
+    frame = dataset.read_input(good, labeled=False)
+    assert frame["text"].tolist() == ["Council approves new bridge", "Café society"]
+    assert frame["doc_id"].tolist() == ["d", "d"]
+    latin = tmp_path / "latin.parquet"
+    latin_texts = [b"Headline", "Café".encode("latin-1")]
+    pq.write_table(
+        pa.table({"doc_id": ["d", "d"], "text": pa.array(latin_texts, pa.binary())}), latin
+    )
+    result = run("predict", latin, *model_args(tiny_model_path))
+    assert_one_line_error(result, "latin.parquet:2: column 'text': cannot decode byte 0xe9")
+    result = run("predict", latin, *model_args(tiny_model_path), "--encoding", "latin-1")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1].endswith("\tCafé")
+
+
+@pytest.mark.parametrize("name", ["table.csv", "table.jsonl", "page.txt"])
+def test_a_codec_that_gives_no_text_is_an_unknown_encoding(tmp_path, tiny_model_path, name):
+    path = tmp_path / name
+    path.write_text('{"doc_id": "d", "text": "Title"}\n', encoding="utf-8")
+    result = run("predict", path, *model_args(tiny_model_path), "--encoding", "rot13")
+    assert_one_line_error(result, f"{name}: unknown encoding 'rot13'")

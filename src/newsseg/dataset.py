@@ -169,6 +169,19 @@ def _codec(encoding: str) -> str:
     return "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
 
 
+def _text_codec(path: str | Path, encoding: str) -> str:
+    """The codec for ``encoding`` (see :func:`_codec`); an encoding Python does not know,
+    or a codec that makes no text of bytes (``rot13``, ``base64``), is an error."""
+    codec = _codec(encoding)
+    try:
+        info = codecs.lookup(codec)
+    except LookupError:
+        raise InputError(path, f"unknown encoding {encoding!r}") from None
+    if not getattr(info, "_is_text_encoding", True):  # how bytes.decode tells them apart
+        raise InputError(path, f"unknown encoding {encoding!r} (not a text encoding)")
+    return codec
+
+
 def _refuse_binary(data: bytes, path: str | Path, encoding: str) -> None:
     """Refuse a NUL byte in the first bytes of a file, the mark of binary data."""
     nul = data.find(b"\x00", 0, BINARY_SNIFF_BYTES)
@@ -201,10 +214,7 @@ READ_BLOCK_BYTES = 1 << 20
 def _decoded_blocks(path: str | Path, encoding: str = "utf-8") -> Iterator[str]:
     """The text of a file, decoded strictly block by block (memory stays bounded by a
     block); errors are those of :func:`read_text`, located by line."""
-    try:
-        decoder = codecs.getincrementaldecoder(_codec(encoding))(errors="strict")
-    except LookupError:
-        raise InputError(path, f"unknown encoding {encoding!r}") from None
+    decoder = codecs.getincrementaldecoder(_text_codec(path, encoding))(errors="strict")
     at_start = True  # leading BOMs are dropped, as read_text does
     lines_before = 0
     with _input_errors(path), open(path, "rb") as stream:
@@ -374,7 +384,7 @@ def iter_table(
     elif suffix == ".jsonl":
         raw = _jsonl_chunks(path, encoding, chunk_rows)
     elif suffix == ".parquet":
-        raw = _parquet_chunks(path, chunk_rows)
+        raw = _parquet_chunks(path, chunk_rows, encoding)
     else:
         raise InputError(path, f"unknown table kind {suffix!r}")
     carry: pd.DataFrame | None = None
@@ -548,7 +558,10 @@ def _json_record(path: str | Path, number: int, line: str) -> dict:
     return record
 
 
-def _parquet_chunks(path: str | Path, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, range]]:
+def _parquet_chunks(
+    path: str | Path, chunk_rows: int, encoding: str = "utf-8"
+) -> Iterator[tuple[pd.DataFrame, range]]:
+    """A Parquet file's rows in batches; a column of bytes is decoded with ``encoding``."""
     try:
         import pyarrow  # (checked here so the error can say how to install it)
         import pyarrow.parquet as pq
@@ -565,10 +578,40 @@ def _parquet_chunks(path: str | Path, chunk_rows: int) -> Iterator[tuple[pd.Data
             yield parquet.schema_arrow.empty_table().to_pandas(), range(0)
             return
         for batch in itertools.chain([first], batches):
-            yield batch.to_pandas(), range(offset, offset + batch.num_rows)
+            lines = range(offset, offset + batch.num_rows)
+            yield _decoded_bytes(path, batch.to_pandas(), lines, encoding), lines
             offset += batch.num_rows
     except (OSError, ValueError, pyarrow.ArrowException) as error:
         raise InputError(path, f"not a valid Parquet file ({_first_line(error)})") from None
+
+
+def _decoded_bytes(
+    path: str | Path, table: pd.DataFrame, lines: Sequence[int], encoding: str
+) -> pd.DataFrame:
+    """``table`` with its cells of bytes (a Parquet ``binary`` column) decoded as text,
+    not taken as their Python repr ``b'...'``; undecodable bytes name their row."""
+    for name in table.columns:
+        column = table[name]
+        if column.dtype != object or not column.map(lambda v: isinstance(v, bytes)).any():
+            continue
+        codec = _text_codec(path, encoding)
+        decoded = []
+        for line, value in zip(lines, column, strict=True):
+            if isinstance(value, bytes):
+                try:
+                    value = value.decode(codec)
+                except UnicodeError as error:
+                    start = getattr(error, "start", 0)
+                    bad = value[start : start + 1].hex()
+                    raise InputError(
+                        path,
+                        f"column {name!r}: cannot decode byte 0x{bad} as {encoding}; "
+                        "give the right --encoding",
+                        line,
+                    ) from None
+            decoded.append(value)
+        table[name] = pd.Series(decoded, index=table.index, dtype=object)
+    return table
 
 
 def _first_line(error: Exception) -> str:
