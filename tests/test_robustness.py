@@ -914,3 +914,22 @@ def test_a_codec_that_gives_no_text_is_an_unknown_encoding(tmp_path, tiny_model_
     path.write_text('{"doc_id": "d", "text": "Title"}\n', encoding="utf-8")
     result = run("predict", path, *model_args(tiny_model_path), "--encoding", "rot13")
     assert_one_line_error(result, f"{name}: unknown encoding 'rot13'")
+
+
+def test_control_characters_in_file_names_are_escaped_in_errors(tmp_path, tiny_model_path):
+    bad = tmp_path / "\x1b[31mred\u202eevil.txt"
+    bad.write_bytes(b"Title\nCaf\xe9\n")
+    message = assert_one_line_error(run("predict", bad, *model_args(tiny_model_path)), ":2:")
+    assert "\x1b" not in message and "\u202e" not in message
+    assert "\\x1b[31mred\\u202eevil.txt:2: cannot decode" in message
+
+
+def test_control_characters_in_text_are_escaped_in_tsv(tmp_path, tiny_model_path):
+    page = tmp_path / "page.txt"
+    page.write_text("Title\nBody \x1b[2J\x1b]0;owned\x07 text\rmore\tand a tab\n", encoding="utf-8")
+    result = run("predict", page, *model_args(tiny_model_path))
+    assert result.exit_code == 0, result.output
+    _, text = result.stdout.splitlines()[1].split("\t", 1)
+    assert text == "Body \\x1b[2J\\x1b]0;owned\\x07 text\\rmore\tand a tab"
+    result = run("predict", page, *model_args(tiny_model_path), "--format", "jsonl")
+    assert json.loads(result.stdout.splitlines()[1])["text"].startswith("Body \x1b[2J")

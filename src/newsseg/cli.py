@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -97,9 +98,18 @@ BUG_HINT = "newsseg: this is a bug; please report it with the traceback above"
 Command = TypeVar("Command", bound=Callable[..., None])
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Characters that would act on a terminal (ANSI escapes) or reorder the line (direction
+overrides) if a file name or text holding them were printed as it is."""
+
+
 def error_line(error: NewssegError) -> str:
-    """A known error as the one line the user sees."""
-    return "newsseg: error: " + " ".join(str(error).splitlines())
+    """A known error as the one line the user sees; control characters in it (from a file
+    name, say) are shown escaped, as ``\\x1b``, so they cannot act on the terminal."""
+    message = " ".join(str(error).splitlines())
+    return "newsseg: error: " + _CONTROL.sub(
+        lambda m: m.group().encode("unicode_escape").decode(), message
+    )
 
 
 def reports_errors(command: Command) -> Command:

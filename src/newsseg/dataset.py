@@ -921,7 +921,7 @@ def prediction_lines(
     ``proba_labels``: plain lists, so that formatting costs no pandas call per document."""
     if output_format == "tsv":
         return [
-            f"{label}\t{text}\n"
+            f"{label}\t{_printable(text)}\n"
             for label, text in zip(columns["label"], columns["text"], strict=True)
         ]
     names = ["doc_id", "line", "text", "label", *(["review"] if "review" in columns else [])]
@@ -947,6 +947,15 @@ def prediction_lines(
             lines.append(json.dumps(record, ensure_ascii=False) + "\n")
         return lines
     raise ValueError(f"unknown output format {output_format!r}; use one of {OUTPUT_FORMATS}")
+
+
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+"""Control characters but tab and line feed: TSV output shows them escaped (``\\x1b``),
+as a terminal would act on them (ANSI escapes) and a lone CR breaks a line for other tools."""
+
+
+def _printable(text: str) -> str:
+    return _CONTROL_IN_TEXT.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
 
 
 class _LineList(list):
