@@ -933,3 +933,23 @@ def test_control_characters_in_text_are_escaped_in_tsv(tmp_path, tiny_model_path
     assert text == "Body \\x1b[2J\\x1b]0;owned\\x07 text\\rmore\tand a tab"
     result = run("predict", page, *model_args(tiny_model_path), "--format", "jsonl")
     assert json.loads(result.stdout.splitlines()[1])["text"].startswith("Body \x1b[2J")
+
+
+MARKDOWN_TRAPS = [
+    "![pixel](http://tracker.example/p.png?id=1) **bold** [link](http://evil.example)",
+    "<img src=x> `code` _under_ www.evil.example me@evil.example | pipe",
+]
+
+
+def test_report_md_shows_paragraph_text_as_text(tmp_path, tiny_model_path):
+    labeled = tmp_path / "page.tsv"
+    labeled.write_text("".join(f"legal\t{text}\n" for text in MARKDOWN_TRAPS), encoding="utf-8")
+    folder = tmp_path / "report"
+    result = run("evaluate", labeled, *model_args(tiny_model_path), "--report", folder)
+    assert result.exit_code == 0, result.output
+    markdown = (folder / "report.md").read_text(encoding="utf-8")
+    assert "tracker" in markdown  # the misclassified paragraphs are shown ...
+    for trap in ["![pixel](", "**bold**", "[link](", "<img", "`code`", "_under_", "http://"]:
+        assert trap not in markdown, trap  # ... but none of them renders as Markdown
+    assert "www.evil" not in markdown and "me@evil" not in markdown  # no autolinks either
+    assert "\\!\\[pixel\\]\\(http\\://tracker.example/p.png?id=1\\)" in markdown

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -429,8 +430,20 @@ def cv_report(cv: dict, context: Sequence[str] = ()) -> Report:
 # --------------------------------------------------------------------------- rendering
 
 
+_MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]()!|~:@])|(?<=www)(\.)", re.IGNORECASE)
+"""What makes text a link, an image (a remote one is a tracking pixel), emphasis, code,
+a table cell's end or an autolink (``http:``, ``www.``, ``@``) in Markdown."""
+_MARKDOWN_LINE_START = re.compile(r"^(\d*)([#+\-=>]|(?<=\d)[.)])")
+"""What makes a line a heading, a list item or a rule."""
+
+
 def _markdown_cell(text: str) -> str:
-    return html.escape(str(text), quote=False).replace("|", "\\|")
+    """Text shown as it is in Markdown: HTML escaped, Markdown punctuation backslashed."""
+    return _MARKDOWN_INLINE.sub(r"\\\g<0>", html.escape(str(text), quote=False))
+
+
+def _markdown_paragraph(text: str) -> str:
+    return _MARKDOWN_LINE_START.sub(r"\1\\\2", _markdown_cell(text))
 
 
 def render_markdown(report: Report) -> str:
@@ -453,7 +466,7 @@ def render_markdown(report: Report) -> str:
             elif isinstance(block, Picture):
                 lines.append(f"![{block.alt}]({block.file_name})")
             else:
-                lines.append(_markdown_cell(block))
+                lines.append(_markdown_paragraph(block))
             lines.append("")
     return "\n".join(lines)
 
