@@ -953,3 +953,36 @@ def test_report_md_shows_paragraph_text_as_text(tmp_path, tiny_model_path):
         assert trap not in markdown, trap  # ... but none of them renders as Markdown
     assert "www.evil" not in markdown and "me@evil" not in markdown  # no autolinks either
     assert "\\!\\[pixel\\]\\(http\\://tracker.example/p.png?id=1\\)" in markdown
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"cv": [1, 2], "ablation": "none"},
+        {"training_data": "lots", "labels": 5, "saved": 3, "newsseg_version": ["0.4"]},
+        {"training_data": {"label_counts": ["body"], "documents": "12"}},
+        {"cv": {"folds": 5, "group_by": "site", "per_fold": {"macro_f1": 0.9}}},
+        {"ablation": {"folds": 5, "group_by": "site", "variants": [{"variant": "x"}]}},
+    ],
+)
+def test_inspect_a_model_whose_metadata_has_wrong_types(tmp_path, tiny_model_path, changes):
+    metadata = json.loads(tiny_metadata(tiny_model_path))
+    metadata.update(changes)
+    odd = tmp_path / "odd.skops"
+    copy_with_metadata(tiny_model_path, odd, json.dumps(metadata).encode())
+    result = run("inspect", odd, "--json", tmp_path / "info.json")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("warning")]
+    assert len(warnings) == len(changes)
+    for name in changes:
+        assert any(f"'{name}'" in line for line in warnings), (name, warnings)
+    info = json.loads((tmp_path / "info.json").read_text(encoding="utf-8"))
+    assert len(info["metadata_problems"]) == len(changes)
+    assert "strongest features towards body" in result.stdout
+
+
+def test_inspect_of_a_well_formed_model_has_no_warning(tiny_model_path):
+    result = run("inspect")  # the shipped default model
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.stdout
+    assert api.inspect_model(tiny_model_path)["metadata_problems"] == []

@@ -435,6 +435,7 @@ def inspect_model(
     with one, and the ``top`` strongest features towards each label."""
     path = default_model_path() if model is None else Path(model)
     labeler, metadata = _load_model_file(path, trust_pickle=trust_pickle)
+    metadata, problems = _well_typed(metadata)
     cv = metadata.get("cv") or None
     return {
         "model": str(path),
@@ -459,7 +460,81 @@ def inspect_model(
             label: [{"feature": name, "weight": weight} for name, weight in features]
             for label, features in labeler.top_features(top).items()
         },
+        "metadata_problems": problems,
     }
+
+
+@dataclass(frozen=True)
+class _Optional:
+    """A key of a metadata dict that may be missing (see :data:`METADATA_SHAPES`)."""
+
+    shape: Any
+
+
+_NUMBER = (int, float)
+_MEAN_STD = {"mean": _NUMBER, "std": _NUMBER}
+METADATA_SHAPES: dict[str, Any] = {
+    "newsseg_version": str,
+    "saved": str,
+    "labels": [str],
+    "training_data": {
+        "sha256": _Optional(str),
+        "documents": _Optional(int),
+        "paragraphs": _Optional(int),
+        "sites": _Optional(int),
+        "label_counts": _Optional({str: int}),
+    },
+    "cv": {
+        "folds": int,
+        "group_by": str,
+        "per_fold": {str: _MEAN_STD},
+        "pooled": _Optional({str: object}),
+    },
+    "ablation": {
+        "folds": int,
+        "group_by": str,
+        "variants": [
+            {
+                "variant": str,
+                "macro_f1": _NUMBER,
+                "body_f1": _NUMBER,
+                "seconds": _NUMBER,
+                "f1": {str: _NUMBER},
+            }
+        ],
+    },
+}
+"""What ``inspect`` shows of a model's metadata, and the type of each part: a type (or a
+tuple of them), ``[shape]`` for a list, ``{str: shape}`` for a mapping, or a dict of the
+keys that must be there (:class:`_Optional` ones may be missing; others may be there too)."""
+
+
+def _well_typed(metadata: dict) -> tuple[dict, list[str]]:
+    """``metadata`` without the fields that do not have the shape :data:`METADATA_SHAPES`
+    gives them (a hand-edited or foreign file), and a note on each field left out."""
+    kept, problems = dict(metadata), []
+    for name, shape in METADATA_SHAPES.items():
+        if kept.get(name) is not None and not _has_shape(kept[name], shape):
+            problems.append(f"metadata field {name!r} is not what newsseg writes; not shown")
+            kept[name] = None
+    return kept, problems
+
+
+def _has_shape(value: Any, shape: Any) -> bool:
+    if isinstance(shape, list):
+        return isinstance(value, list) and all(_has_shape(item, shape[0]) for item in value)
+    if isinstance(shape, dict) and list(shape) == [str]:
+        return isinstance(value, dict) and all(
+            isinstance(key, str) and _has_shape(item, shape[str]) for key, item in value.items()
+        )
+    if isinstance(shape, dict):
+        return isinstance(value, dict) and all(
+            _has_shape(value[key], getattr(part, "shape", part))
+            if key in value
+            else isinstance(part, _Optional)
+            for key, part in shape.items()
+        )
+    return isinstance(value, shape) and not (isinstance(value, bool) and shape is not bool)
 
 
 # --------------------------------------------------------------------------- predict

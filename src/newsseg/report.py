@@ -157,6 +157,7 @@ def inspect_table(info: dict) -> str:
         f"trained on   {data.get('documents', '?')} documents, "
         f"{data.get('paragraphs', '?')} paragraphs, {data.get('sites', '?')} sites",
     ]
+    lines += [f"warning      {problem}" for problem in info.get("metadata_problems", [])]
     if data.get("label_counts"):
         counts = ", ".join(f"{label} {count}" for label, count in data["label_counts"].items())
         lines.append(f"label counts {counts}")
