@@ -986,3 +986,17 @@ def test_inspect_of_a_well_formed_model_has_no_warning(tiny_model_path):
     assert result.exit_code == 0, result.output
     assert "warning" not in result.stdout
     assert api.inspect_model(tiny_model_path)["metadata_problems"] == []
+
+
+@pytest.mark.parametrize(
+    ("address", "fragment"),
+    [
+        ("tls://127.0.0.1:9", "tls:// needs the client's certificates"),
+        ("ucx://127.0.0.1:9", "ucx:// needs UCX support"),
+        ("nope://127.0.0.1:9", "unknown address scheme 'nope'"),
+    ],
+)
+def test_dask_schedulers_of_other_schemes_are_one_line(dump, tiny_model_path, address, fragment):
+    pytest.importorskip("distributed", reason="needs newsseg[dask]")
+    result = run("predict", dump, *model_args(tiny_model_path), "--dask-scheduler", address)
+    assert_one_line_error(result, f"cannot reach the Dask scheduler at {address}: {fragment}")

@@ -100,12 +100,28 @@ def dask_executor(scheduler: str, workers: int | None = None) -> Iterator[DaskEx
                 raise NewssegError("--jobs sets the workers of '--dask-scheduler local' only")
             try:
                 client = Client(scheduler, timeout=CONNECT_TIMEOUT_SECONDS)
-            except (OSError, TimeoutError, ValueError) as error:
+            except (OSError, TimeoutError, ValueError, TypeError) as error:
+                hint = _connect_hint(scheduler, error)
                 raise NewssegError(
-                    f"cannot reach the Dask scheduler at {scheduler}: {error}"
+                    f"cannot reach the Dask scheduler at {scheduler}: {hint}"
                 ) from None
             stack.enter_context(client)
         yield DaskExecutor(client, reads_files=scheduler == LOCAL_SCHEDULER)
+
+
+TLS_SETTINGS = "distributed.comm.tls.ca-file, distributed.comm.tls.client.cert and .key"
+
+
+def _connect_hint(scheduler: str, error: Exception) -> str:
+    """What to do when a client cannot be made for ``scheduler``: distributed raises a
+    TypeError for a tls:// or wss:// address without certificates and for ucx:// without
+    UCX support."""
+    scheme = scheduler.partition("://")[0].lower() if "://" in scheduler else "tcp"
+    if isinstance(error, TypeError) and scheme in ("tls", "wss"):
+        return f"{scheme}:// needs the client's certificates in the Dask config ({TLS_SETTINGS})"
+    if isinstance(error, TypeError) and scheme == "ucx":
+        return "ucx:// needs UCX support for Dask (pip install distributed-ucxx), which is missing"
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def predict(
