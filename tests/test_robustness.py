@@ -1000,3 +1000,29 @@ def test_dask_schedulers_of_other_schemes_are_one_line(dump, tiny_model_path, ad
     pytest.importorskip("distributed", reason="needs newsseg[dask]")
     result = run("predict", dump, *model_args(tiny_model_path), "--dask-scheduler", address)
     assert_one_line_error(result, f"cannot reach the Dask scheduler at {address}: {fragment}")
+
+
+def test_sigterm_during_a_write_leaves_no_temporary_file(
+    dump, tmp_path, tiny_model_path, monkeypatch
+):
+    import signal
+
+    caught = []  # without newsseg's own handler, this one would take the signal
+    previous = signal.signal(signal.SIGTERM, lambda *_: caught.append("not newsseg"))
+    real_replace = os.replace
+
+    def terminated_while_writing(source, target):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", terminated_while_writing)
+    out = tmp_path / "out"
+    try:
+        result = run("predict", dump, *model_args(tiny_model_path), "-o", out)
+        handler_after = signal.getsignal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert caught == []
+    assert result.exit_code == 130 and "Traceback" not in result.output  # as Ctrl-C ends it
+    assert names(out) == []  # neither page.tsv nor .page.tsv.XXXX
+    assert handler_after is not None and handler_after is not cli._interrupt  # restored

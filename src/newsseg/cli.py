@@ -14,9 +14,11 @@ import contextlib
 import functools
 import os
 import re
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -119,7 +121,8 @@ def reports_errors(command: Command) -> Command:
     @functools.wraps(command)
     def run(*args, **kwargs):
         try:
-            return command(*args, **kwargs)
+            with _terminate_as_interrupt():
+                return command(*args, **kwargs)
         except NewssegError as error:
             typer.echo(error_line(error), err=True)
             raise typer.Exit(ERROR_EXIT) from None
@@ -134,6 +137,24 @@ def reports_errors(command: Command) -> Command:
             raise typer.Exit(BUG_EXIT) from None
 
     return run  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Take SIGTERM (``kill``, a container stopping) as Ctrl-C while a command runs: the
+    KeyboardInterrupt unwinds the writes, so no temporary file is left behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _quiet_stdout() -> None:
