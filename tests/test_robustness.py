@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import types
 import zipfile
 from pathlib import Path
 
@@ -23,9 +24,9 @@ from typer.testing import CliRunner
 
 from newsseg import api, cli, dataset
 from newsseg.cli import app
-from newsseg.errors import InputError
+from newsseg.errors import InputError, WorkerLostError
 from newsseg.features import MAX_CHARS
-from newsseg.model import load_model
+from newsseg.model import ParagraphLabeler, load_model
 
 runner = CliRunner()
 
@@ -1026,3 +1027,108 @@ def test_sigterm_during_a_write_leaves_no_temporary_file(
     assert result.exit_code == 130 and "Traceback" not in result.output  # as Ctrl-C ends it
     assert names(out) == []  # neither page.tsv nor .page.tsv.XXXX
     assert handler_after is not None and handler_after is not cli._interrupt  # restored
+
+
+class DiesAfter:
+    """An executor (see :class:`newsseg.api.Executor`) whose worker dies on batch ``n``."""
+
+    reads_files = True
+    batch_bytes = 1  # one input a batch
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def map(self, work, tasks, model):
+        for number, task in enumerate(tasks):
+            if number == self.n:
+                raise WorkerLostError("a test worker died")
+            yield work(task, model)
+
+
+@pytest.fixture()
+def three_pages(tmp_path) -> list[Path]:
+    pages = []
+    for name in ("a", "b", "c"):
+        pages.append(tmp_path / f"{name}.txt")
+        pages[-1].write_text(DUMP, encoding="utf-8")
+    return pages
+
+
+def test_a_dying_worker_names_the_inputs_not_written(three_pages, tmp_path, tiny_model_path):
+    out = tmp_path / "out"
+    missing = tmp_path / "missing.txt"
+    paths = [*three_pages, missing]
+    labeler = load_model(tiny_model_path)[0]
+    run_ = api.predict(paths, labeler, output_dir=out, executor=DiesAfter(1))
+    assert names(out) == ["a.tsv"]  # written before, and whole
+    assert (out / "a.tsv").read_text(encoding="utf-8").count("\n") == 4
+    *bad, lost = [str(error) for error in run_.failed]
+    assert bad == [f"{missing}: no such file or folder"]
+    assert lost == f"a test worker died; not written: {three_pages[1]}, {three_pages[2]}"
+    with pytest.raises(WorkerLostError, match=r"not written: .*b\.txt"):
+        api.predict(
+            paths, labeler, output_dir=tmp_path / "o2", executor=DiesAfter(1), fail_fast=True
+        )
+
+
+def test_a_dying_worker_names_a_table_written_in_part(tmp_path, tiny_model_path, monkeypatch):
+    monkeypatch.setattr(api, "STREAM_TABLE_BYTES", 0)  # read here in chunks
+    monkeypatch.setattr(dataset, "TABLE_CHUNK_ROWS", 2)
+    table = tmp_path / "table.jsonl"
+    rows = [{"doc_id": d, "text": f"Paragraph of {d}"} for d in "abcdef" for _ in range(2)]
+    table.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    labeler = load_model(tiny_model_path)[0]
+    out = tmp_path / "out"
+    run_ = api.predict([table], labeler, output_dir=out, executor=DiesAfter(2))
+    assert names(out) == ["a.tsv", "b.tsv"]
+    assert str(run_.failed[-1]) == (
+        f"a test worker died; not written: none; written in part (the documents before it): {table}"
+    )
+
+
+class KillsItsWorker(ParagraphLabeler):
+    """A model whose copy kills the worker process that loads it, as the OOM killer would."""
+
+    def __reduce_ex__(self, protocol):
+        return (os._exit, (9,))
+
+
+def test_a_killed_jobs_worker_is_one_line(three_pages, tmp_path, tiny_model_path, monkeypatch):
+    fitted = load_model(tiny_model_path)[0]
+    doomed = KillsItsWorker()
+    doomed.__dict__.update(fitted.__dict__)
+    monkeypatch.setattr(api, "load_model", lambda *args, **kwargs: doomed)
+    out = tmp_path / "out"
+    result = run("predict", *three_pages, "-o", out, "--jobs", "2")
+    message = assert_one_line_error(result, "a --jobs worker process died", "not written: ")
+    assert all(str(page) in message for page in three_pages)
+    assert not out.exists() or names(out) == []
+
+
+def test_a_lost_dask_worker_is_a_lost_worker(tiny_model_path):
+    pytest.importorskip("distributed", reason="needs newsseg[dask]")
+    from distributed import KilledWorker
+
+    from newsseg.distributed import DaskExecutor
+
+    class Future:
+        def result(self):
+            worker = types.SimpleNamespace(address="tcp://10.0.0.1:4000")
+            raise KilledWorker("label_task-1234", worker, 3)
+
+        def cancel(self):
+            pass
+
+    class Client:
+        def scatter(self, *args, **kwargs):
+            return "model"
+
+        def scheduler_info(self):
+            return {"workers": {"tcp://10.0.0.1:4000": {}}}
+
+        def submit(self, *args, **kwargs):
+            return Future()
+
+    results = DaskExecutor(Client()).map(lambda task, model: [], iter([[(0, "a.txt")]]), None)
+    with pytest.raises(WorkerLostError, match=r"Dask workers died running a batch .*10\.0\.0\.1"):
+        next(results)

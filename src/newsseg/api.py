@@ -37,7 +37,7 @@ from newsseg.config import (
     TOP_FEATURES,
     ordered_labels,
 )
-from newsseg.errors import InputError, NewssegError, OutputError
+from newsseg.errors import InputError, NewssegError, OutputError, WorkerLostError
 from newsseg.evaluate import (
     CONFIDENCE,
     PREDICTED,
@@ -666,9 +666,12 @@ def predict(
         min_confidence=min_confidence,
     )
     runner = executor if executor is not None else LocalExecutor(jobs)
-    tasks = _tasks(inputs, settings, runner)
+    dispatched: list[Task] = []  # the tasks handed to the workers, in order
+    tasks = _recorded(_tasks(inputs, settings, runner), dispatched)
     results = runner.map(functools.partial(label_task, settings=settings), tasks, labeler)
     failed: dict[int, NewssegError] = {}
+    lost: NewssegError | None = None
+    done = 0
     try:
         for result in track(results, "labeling"):
             for index, output in result:
@@ -679,6 +682,11 @@ def predict(
                     if fail_fast:
                         raise error
                     failed[index] = error
+            done += 1
+    except WorkerLostError as error:
+        lost = _lost_inputs(error, inputs, dispatched, done, failed)
+        if fail_fast:
+            raise lost from None
     finally:
         close = getattr(results, "close", None)
         if close is not None:
@@ -687,8 +695,53 @@ def predict(
         inputs=len(inputs),
         written=sink.written,
         text="".join(sink.chunks),
-        failed=[failed[index] for index in sorted(failed)],
+        failed=[failed[index] for index in sorted(failed)] + ([lost] if lost else []),
     )
+
+
+def _recorded(tasks: Iterable[Task], dispatched: list[Task]) -> Iterator[Task]:
+    for task in tasks:
+        dispatched.append(task)
+        yield task
+
+
+LOST_NAMES_SHOWN = 5
+"""A lost worker's message names this many of the inputs it leaves unwritten."""
+
+
+def _lost_inputs(
+    error: WorkerLostError,
+    inputs: Sequence[str | Path | NewssegError],
+    dispatched: list[Task],
+    done: int,
+    failed: dict[int, NewssegError],
+) -> WorkerLostError:
+    """The one error of a run whose worker died after ``done`` tasks: what was lost, and
+    the inputs not written (those of the tasks after ``done``, or never given out); a
+    table some of whose documents were written before is named as written in part. Bad
+    inputs among them get their own error in ``failed``."""
+    finished = {index for task in dispatched[:done] for index, _ in task}
+    unfinished = {index for task in dispatched[done:] for index, _ in task}
+    never_sent = set(range(len(inputs))) - finished - unfinished
+    missing = []
+    for index in sorted((unfinished | never_sent) - set(failed)):
+        if isinstance(inputs[index], NewssegError):
+            failed[index] = inputs[index]  # known before the worker died
+        elif index not in finished:
+            missing.append(str(inputs[index]))
+    partly = [str(inputs[index]) for index in sorted(finished & unfinished - set(failed))]
+    message = f"{error}; not written: {_some(missing)}"
+    if partly:
+        message += f"; written in part (the documents before it): {_some(partly)}"
+    return WorkerLostError(message)
+
+
+def _some(names: list[str]) -> str:
+    if not names:
+        return "none"
+    shown = ", ".join(names[:LOST_NAMES_SHOWN])
+    more = len(names) - LOST_NAMES_SHOWN
+    return f"{shown} and {more} more ({len(names)} inputs)" if more > 0 else shown
 
 
 def _tasks(
@@ -853,6 +906,8 @@ class LocalExecutor:
         return self._in_workers(work, tasks, model)
 
     def _in_workers(self, work, tasks, model) -> Iterator[TaskResult]:
+        from concurrent.futures.process import BrokenProcessPool  # loky's errors are these
+
         import joblib
 
         with tempfile.TemporaryDirectory(prefix="newsseg-model-") as folder:
@@ -867,10 +922,20 @@ class LocalExecutor:
                 # Not `yield from`: it would close them outside the guard below.
                 for result in results:  # noqa: UP028
                     yield result
+            except BrokenProcessPool as error:  # a worker was killed (the OOM killer, say)
+                raise WorkerLostError(_worker_death(error)) from None
             finally:  # an error ended the run: cancel the batches in flight
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)  # joblib's note saying so
                     results.close()
+
+
+def _worker_death(error: Exception) -> str:
+    """What loky says of a dead worker, in a few words: its exit code (a negative one is
+    the signal that killed it; SIGKILL is what the out-of-memory killer sends)."""
+    codes = re.search(r"exit codes of the workers are (\{[^}]*\})", str(error))
+    how = f"exit codes {codes.group(1)}" if codes else type(error).__name__
+    return f"a --jobs worker process died ({how}: killed, out of memory or crashed)"
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from newsseg import api, dataset
-from newsseg.errors import NewssegError
+from newsseg.errors import NewssegError, WorkerLostError
 from newsseg.model import ParagraphLabeler
 
 __all__ = ["DaskExecutor", "label_dask_bag", "label_dask_dataframe", "predict"]
@@ -69,12 +69,35 @@ class DaskExecutor:
             for task in tasks:
                 pending.append(self.client.submit(work, task, shipped, pure=False))
                 if len(pending) >= window:
-                    yield pending.popleft().result()
+                    yield _result(pending.popleft())
             while pending:
-                yield pending.popleft().result()
+                yield _result(pending.popleft())
         finally:  # an error ended the run: drop what is still queued
             for future in pending:
                 future.cancel()
+
+
+def _result(future: Any) -> api.TaskResult:
+    """A batch's result; a lost worker or scheduler is a :class:`WorkerLostError`."""
+    import concurrent.futures
+
+    from distributed import KilledWorker
+    from distributed.comm import CommClosedError
+
+    try:
+        return future.result()
+    except KilledWorker as error:  # the scheduler gave up after workers died running it
+        raise WorkerLostError(f"Dask workers died running a batch ({_first_line(error)})") from None
+    except (concurrent.futures.CancelledError, CommClosedError) as error:
+        what = _first_line(error) or type(error).__name__
+        raise WorkerLostError(f"lost the Dask scheduler or its workers ({what})") from None
+
+
+def _first_line(error: Exception) -> str:
+    try:
+        return " ".join(str(error).split())[:200]
+    except Exception:  # distributed's own exceptions may fail to print
+        return type(error).__name__
 
 
 @contextlib.contextmanager
