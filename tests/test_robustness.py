@@ -1105,16 +1105,25 @@ def test_a_killed_jobs_worker_is_one_line(three_pages, tmp_path, tiny_model_path
     assert not out.exists() or names(out) == []
 
 
-def test_a_lost_dask_worker_is_a_lost_worker(tiny_model_path):
+@pytest.mark.parametrize("lost", ["worker", "scheduler", "connection"])
+def test_a_lost_dask_worker_is_a_lost_worker(tiny_model_path, lost):
     pytest.importorskip("distributed", reason="needs newsseg[dask]")
     from distributed import KilledWorker
+    from distributed.client import FutureCancelledError
+    from distributed.comm import CommClosedError
 
     from newsseg.distributed import DaskExecutor
 
+    worker = types.SimpleNamespace(address="tcp://10.0.0.1:4000")
+    error, expected = {
+        "worker": (KilledWorker("label_task-1", worker, 3), r"Dask workers died .*10\.0\.0\.1"),
+        "scheduler": (FutureCancelledError("label_task-1", "scheduler-connection-lost"), "lost"),
+        "connection": (CommClosedError("in <TCP>: Stream is closed"), "Stream is closed"),
+    }[lost]
+
     class Future:
         def result(self):
-            worker = types.SimpleNamespace(address="tcp://10.0.0.1:4000")
-            raise KilledWorker("label_task-1234", worker, 3)
+            raise error
 
         def cancel(self):
             pass
@@ -1130,5 +1139,5 @@ def test_a_lost_dask_worker_is_a_lost_worker(tiny_model_path):
             return Future()
 
     results = DaskExecutor(Client()).map(lambda task, model: [], iter([[(0, "a.txt")]]), None)
-    with pytest.raises(WorkerLostError, match=r"Dask workers died running a batch .*10\.0\.0\.1"):
+    with pytest.raises(WorkerLostError, match=expected):
         next(results)
