@@ -137,3 +137,162 @@ def test_inspect_lists_the_default_models_scores_and_features(tmp_path):
     assert info["cv"]["folds"] == 5 and info["cv"]["per_fold"]["macro_f1"]["mean"] > 0.8
     assert info["training_data"]["documents"] >= 100
     assert all(len(features) == 5 for features in info["top_features"].values())
+
+
+# Pages written for these tests, one per kind of structure error the line-by-line model made
+# (issue #12): the default model must label each whole.
+RAIL_AFTER_THE_BODY = [
+    (
+        "headline",
+        "City council approves the new riverside bridge after two years of debate",
+    ),
+    (
+        "body",
+        "The city council voted on Tuesday evening to approve the construction "
+        "of a new pedestrian bridge across the river, ending a debate that has "
+        "divided residents for more than two years.",
+    ),
+    (
+        "body",
+        "The bridge, which will link the old market district with the park on "
+        "the eastern bank, is expected to cost about 14 million euros and "
+        "should open to the public in the spring of 2028.",
+    ),
+    (
+        "body",
+        "Supporters say the crossing will bring more visitors to the shops and "
+        "cafés of the market district, while opponents worry about the cost and"
+        " about the loss of several old trees on the eastern bank.",
+    ),
+    (
+        "body",
+        '"This is a decision for the next fifty years, not for the next '
+        'election," the mayor told the council before the vote, which passed by'
+        " 23 votes to 12.",
+    ),
+    (
+        "body",
+        "Construction is due to begin in the autumn, once the final designs "
+        "have been approved by the regional planning office.",
+    ),
+    ("teaser", "Tram line extension delayed again"),
+    (
+        "teaser",
+        "The opening of the new tram stop at the central station has been "
+        "pushed back to next summer, the transport authority said on Monday.",
+    ),
+    ("teaser", "School meals to cost more from January"),
+    (
+        "teaser",
+        "Parents will pay an extra 40 cents a day for school lunches after the "
+        "council agreed to a new contract with its catering supplier.",
+    ),
+    ("teaser", "Record crowds at the harvest festival"),
+    (
+        "teaser",
+        "More than 30,000 people visited the old town over the weekend for the "
+        "annual harvest festival, the organisers said.",
+    ),
+    ("teaser", "Library to stay open on Sundays"),
+    (
+        "teaser",
+        "The central library will open on Sunday afternoons from next month, "
+        "after a trial last spring proved popular with families.",
+    ),
+    ("legal", "© 2026 Riverside Courier. All rights reserved."),
+]
+"""Title-and-lead teasers after the body (v0.4 took all eight for body)."""
+NOTICE_INSIDE_THE_BODY = [
+    ("headline", "Local bakery wins national award for its sourdough bread"),
+    (
+        "body",
+        "A small family bakery on Mill Street has won the national award for "
+        "the best sourdough bread, beating more than 400 bakeries from across "
+        "the country.",
+    ),
+    (
+        "body",
+        "The owners, who took over the bakery from their parents ten years ago,"
+        " said they still use the same starter dough that the family brought "
+        "with them when they opened the shop in 1978.",
+    ),
+    (
+        "legal",
+        "This site is protected by reCAPTCHA and the Google Privacy Policy and "
+        "Terms of Service apply.",
+    ),
+    (
+        "body",
+        "The judges praised the bread's crust and its slightly sour taste, and "
+        "said it was the clear winner of the final tasting round held in the "
+        "capital last week.",
+    ),
+    (
+        "body",
+        "The bakery now plans to hire two more bakers to keep up with demand, "
+        "which has doubled since the award was announced on Friday.",
+    ),
+    (
+        "body",
+        '"We never expected this," said the owner. "We just bake the bread the '
+        "way we always have, every morning at four o'clock.\"",
+    ),
+    ("legal", "© 2026 Mill Valley News. All rights reserved."),
+]
+"""A notice inside the article, followed by more of its body."""
+QUESTIONS_AND_ANSWERS = [
+    ("headline", "Ask the travel expert: how to plan a family holiday on a budget"),
+    (
+        "body",
+        "Every week our travel expert answers readers' questions about "
+        "holidays, flights and trains. This week, a family of five asks how to "
+        "plan a summer trip without spending a fortune.",
+    ),
+    (
+        "body",
+        "Q: We are a family of five and want to travel abroad this summer. Where should we start?",
+    ),
+    (
+        "body",
+        "A: Start with the dates. Flights and hotels are much cheaper if you "
+        "can travel in the first two weeks of the school holidays or in the "
+        "last week, when fewer families are on the move.",
+    ),
+    ("body", "Q: Is it cheaper to take the train or to fly?"),
+    (
+        "body",
+        "A: For trips of up to six hours, the train is often cheaper for a "
+        "family once you add the cost of luggage and of getting to and from the"
+        " airport, and children under six usually travel free.",
+    ),
+    ("body", "Q: What about accommodation?"),
+    (
+        "body",
+        "A: Look for holiday flats rather than hotels. A flat with a kitchen "
+        "lets you cook some of your meals, which can save a family of five more"
+        " than 40 euros a day.",
+    ),
+    (
+        "body",
+        "Send your questions to our travel expert by email, and we will answer "
+        "a selection of them in next week's column.",
+    ),
+    ("teaser", "Ten beaches you can reach by train"),
+    ("teaser", "Why booking early is not always cheaper"),
+    ("legal", "© 2026 Weekend Travel Magazine. Terms of use and privacy policy."),
+]
+"""A Q&A body: short questions, long answers (not a rail of titles and leads)."""
+
+
+@pytest.mark.parametrize(
+    "page",
+    [RAIL_AFTER_THE_BODY, NOTICE_INSIDE_THE_BODY, QUESTIONS_AND_ANSWERS],
+    ids=["rail-after-body", "notice-inside-body", "questions-and-answers"],
+)
+def test_default_model_labels_page_structures_whole(page, tmp_path):
+    dump = tmp_path / "page.txt"
+    dump.write_text("".join(f"{text}\n" for _, text in page), encoding="utf-8")
+    result = runner.invoke(app, ["predict", str(dump)])
+    assert result.exit_code == 0, result.output
+    got = [line.split("\t", 1)[0] for line in result.stdout.splitlines()]
+    assert got == [label for label, _ in page]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import zipfile
 
@@ -459,3 +460,45 @@ def test_emissions_divide_out_the_prior_the_booster_learned(tiny_labeler, tiny_f
     assert np.allclose(
         unweighted.log_emission(proba), sequence.log_proba(proba) - unweighted.log_prior_
     )
+
+
+def test_a_zip_bomb_is_refused_before_it_is_inflated(tiny_model_path, tmp_path):
+    bomb = tmp_path / "bomb.skops"
+    bomb.write_bytes(tiny_model_path.read_bytes())
+    with (
+        zipfile.ZipFile(bomb, "a", compression=zipfile.ZIP_DEFLATED) as archive,
+        archive.open("zeros.npy", "w", force_zip64=True) as member,
+    ):
+        block = bytes(2**20)
+        for _ in range(300):  # 300 MB of zeros, stored in about 300 kB
+            member.write(block)
+    with pytest.raises(model.ModelError, match=r"refused: member 'zeros\.npy' would inflate"):
+        model.load_model(bomb)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"log_transitions_": lambda m: np.full_like(m.log_transitions_, np.nan)}, "no log-p"),
+        ({"log_transitions_": lambda m: np.zeros((3, 3))}, "has shape"),
+        ({"log_start_": lambda m: np.full_like(m.log_start_, -np.inf)}, "rules out every"),
+        ({"temperature_": lambda m: 0.0}, "temperature 0.0 outside"),
+        ({"log_prior_": lambda m: np.array([0.0, np.nan, 0.0, 0.0])}, "no log-probabilities"),
+        (
+            {"classes_": lambda m: np.array(["body", "body", "legal", "teaser"], dtype=object)},
+            "twice",
+        ),
+    ],
+    ids=["nan-transitions", "wrong-shape", "no-start", "zero-temperature", "nan-prior", "labels"],
+)
+def test_crafted_models_with_bad_state_are_one_clean_error(
+    tiny_model_path, tmp_path, change, message
+):
+    labeler, metadata = model.load_model(tiny_model_path)
+    crafted = copy.deepcopy(labeler)
+    for name, value in change.items():
+        setattr(crafted, name, value(labeler))
+    target = tmp_path / "crafted.skops"
+    model.save_model(crafted, target, metadata)
+    with pytest.raises(model.ModelError, match=message):
+        model.load_model(target)

@@ -63,6 +63,7 @@ from newsseg.features import (
     paragraph_features,
 )
 from newsseg.sequence import (
+    TEMPERATURE_BOUNDS,
     ZONES,
     Chain,
     decode_documents,
@@ -989,6 +990,7 @@ def load_model(
         return _load_pickle(source, trust_pickle)
     metadata = read_metadata(source)
     check_versions(source, metadata)
+    check_archive_sizes(source)
     # Imported here: importing skops lists every scikit-learn estimator, about a second.
     import skops.io as sio
     from skops.io.exceptions import UntrustedTypesFoundException
@@ -1004,7 +1006,83 @@ def load_model(
         raise ModelError(source, f"corrupt model file ({type(error).__name__}: {error})") from None
     if not isinstance(model, ParagraphLabeler):
         raise ModelError(source, "not a newsseg model file (holds no ParagraphLabeler)")
+    problem = state_problem(model)
+    if problem:
+        raise ModelError(source, f"corrupt model file ({problem})")
     return model, metadata
+
+
+MAX_MEMBER_BYTES = 256 * 2**20
+"""The largest a member of a model file may inflate to (the shipped model's largest: ~4 MB)."""
+MAX_ARCHIVE_BYTES = 1024 * 2**20
+"""The most all members of a model file may inflate to together."""
+MAX_COMPRESSION_RATIO = 200
+"""A member that inflates more than this many times its stored size is a zip bomb (the
+shipped model's arrays compress about 2-6 times)."""
+
+
+def check_archive_sizes(source: Path) -> None:
+    """Refuse a model archive whose members would inflate beyond the caps, from the sizes
+    its directory declares, before anything is inflated (a zip bomb would fill memory)."""
+    try:
+        with zipfile.ZipFile(source) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as error:
+        raise ModelError(source, f"corrupt model file ({error})") from None
+    total = 0
+    for member in members:
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > MAX_MEMBER_BYTES or (
+            member.file_size > 2**20 and ratio > MAX_COMPRESSION_RATIO
+        ):
+            raise ModelError(
+                source,
+                f"refused: member {member.filename!r} would inflate to {member.file_size} "
+                f"bytes ({ratio:.0f} times its stored size)",
+            )
+        total += member.file_size
+    if total > MAX_ARCHIVE_BYTES:
+        raise ModelError(source, f"refused: its members would inflate to {total} bytes")
+
+
+def state_problem(model: ParagraphLabeler) -> str | None:
+    """What is wrong with a loaded model's learned state (shapes and values that prediction
+    relies on and scikit-learn would not check), or None. Checked: the label set, the chain's
+    shapes and values (``-inf`` marks a move a zoned chain rules out; NaN and ``+inf`` are
+    never valid), the temperature, the booster's prior and its label set."""
+    try:
+        classes = np.asarray(model.classes_)
+        k = len(classes)
+        if k < 2 or len(set(map(str, classes))) != k:
+            return f"{k} labels, or a label named twice"
+        states = k * (ZONES if model._zoned else 1)
+        shapes = {
+            "log_start_": (states,),
+            "log_transitions_": (states, states),
+            "log_end_": (states,),
+            "log_prior_": (k,),
+        }
+        for name, shape in shapes.items():
+            values = np.asarray(getattr(model, name), dtype=float)
+            if values.shape != shape:
+                return f"{name} has shape {values.shape}, not {shape}"
+            if np.isnan(values).any() or np.isposinf(values).any() or values.max() > 0:
+                return f"{name} holds values that are no log-probabilities"
+        for name in ("log_start_", "log_end_"):
+            if not np.isfinite(getattr(model, name)).any():
+                return f"{name} rules out every state"
+        if not np.isfinite(model.log_prior_).all():
+            return "log_prior_ is not finite"
+        temperature = float(model.temperature_)
+        low, high = TEMPERATURE_BOUNDS
+        if not low <= temperature <= high:
+            return f"temperature {temperature!r} outside [{low}, {high}]"
+        booster_classes = [str(c) for c in model.booster_.classes_]
+        if not set(booster_classes) <= set(map(str, classes)):
+            return "the booster's labels are not the model's"
+    except (AttributeError, TypeError, ValueError) as error:
+        return f"incomplete model state: {error}"
+    return None
 
 
 def untrusted_reason(unknown: list[str]) -> str:
@@ -1035,4 +1113,7 @@ def _load_pickle(source: Path, trust_pickle: bool) -> tuple[ParagraphLabeler, di
     model, metadata = loaded if isinstance(loaded, tuple) else (loaded, {})
     if not isinstance(model, ParagraphLabeler):
         raise ModelError(source, "not a newsseg model file (holds no ParagraphLabeler)")
+    problem = state_problem(model)
+    if problem:
+        raise ModelError(source, f"corrupt model file ({problem})")
     return model, metadata
