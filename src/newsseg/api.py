@@ -7,6 +7,7 @@ of them prints."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import itertools
@@ -21,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol, TextIO, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -219,7 +220,11 @@ def train(
     if output is not None:  # fail before the work, not after it
         dataset.check_output(output, force)
         dataset.check_output(metadata_path(output))
-    frame = dataset.read_documents(paths, labeled=True, labels=labels, encoding=encoding)
+    frame = _stage(
+        track,
+        "reading the training data",
+        lambda: dataset.read_documents(paths, labeled=True, labels=labels, encoding=encoding),
+    )
     if frame["label"].nunique() < 2:
         raise InputError(_joined(paths), "training needs at least two different labels")
     model = ParagraphLabeler(**(params or {}))
@@ -233,9 +238,18 @@ def train(
                 ablation_table = run_ablation(model, frame, cv, baseline=baseline, track=track)
         except ValueError as error:
             raise InputError(_joined(paths), str(error)) from None
-    # One step: the bar shows that training runs and for how long.
-    for labeler in track([model], f"training on {frame['doc_id'].nunique()} documents"):
-        labeler.fit(frame[["doc_id", "text"]], frame["label"].to_numpy())
+    # The two halves of fit, a step each: the bars show which runs and for how long.
+    documents = frame["doc_id"].nunique()
+    stage_two = _stage(
+        track,
+        f"training on {documents} documents: text model and features",
+        lambda: model.stage_two_data(frame[["doc_id", "text"]], frame["label"].to_numpy()),
+    )
+    _stage(
+        track,
+        f"training on {documents} documents: booster, label chain, calibration",
+        lambda: model.fit_stage_two(stage_two),
+    )
     metadata = {
         "newsseg_version": _version(),
         "labels": ordered_labels(model.classes_),
@@ -256,6 +270,16 @@ def train(
     if output is not None:
         _save_model_files(model, Path(output), metadata)
     return metadata
+
+
+Result = TypeVar("Result")
+
+
+def _stage(track: Track, description: str, work: Callable[[], Result]) -> Result:
+    """Do ``work`` as the one step of a progress bar named ``description``."""
+    for _ in track([description], description, total=1):
+        result = work()
+    return result
 
 
 def _joined(paths: Sequence[str | Path]) -> str:
@@ -490,6 +514,27 @@ class PredictionRun:
     """The predictions, when neither ``output_dir`` nor ``stream`` was given."""
     failed: list[NewssegError] = field(default_factory=list)
     """One error for each input that was not predicted, in input order."""
+    labeled: int = 0
+    """Inputs labeled (neither failed nor skipped)."""
+    paragraphs: int = 0
+    """Paragraphs labeled."""
+    skipped: list[Path] = field(default_factory=list)
+    """Existing output files kept with ``skip_existing`` (their inputs are not labeled)."""
+    seconds: float = 0.0
+    """Wall-clock time of the run."""
+
+    def summary(self) -> str:
+        """One line for people: files, paragraphs, seconds and paragraphs per second."""
+        rate = self.paragraphs / self.seconds if self.seconds > 0 else 0.0
+        line = (
+            f"labeled {self.labeled} file(s), {self.paragraphs} paragraph(s) in "
+            f"{self.seconds:.1f} s ({rate:.0f} paragraphs/s)"
+        )
+        if self.skipped:
+            line += f"; kept {len(self.skipped)} existing output(s)"
+        if self.failed:
+            line += f"; {len(self.failed)} input(s) failed"
+        return line
 
 
 @dataclass(frozen=True)
@@ -506,13 +551,24 @@ class PredictSettings:
     """Paragraphs whose label has a lower probability are marked for review."""
 
 
-Source = str | Path | NewssegError | dataset.Paragraphs
+@dataclass(frozen=True)
+class NamedInput:
+    """An input file (or ``-``) and its name in outputs: its path below the folder it was
+    found in, or below the deepest folder holding the files named on their own, without its
+    suffix (``site-a/index``): the ``doc_id`` of a dump, the name of its output file."""
+
+    path: str
+    name: str
+
+
+Source = NamedInput | NewssegError | dataset.Paragraphs
 """What a worker gets of an input: its path to read, its paragraphs, or its error."""
 Task = list[tuple[int, Source]]
 """A batch of inputs (or chunks of a table) labeled together, with their input numbers."""
 Output = str | list[tuple[str, str]]
 """An input's predictions as text, or with ``per_document`` as ``(doc_id, text)`` pairs."""
-TaskResult = list[tuple[int, Output | NewssegError]]
+TaskResult = list[tuple[int, Output | NewssegError, int]]
+"""Each input's (or chunk's) number, its predictions or error, and its paragraphs."""
 
 
 class Executor(Protocol):
@@ -545,13 +601,20 @@ def predict(
     min_confidence: float | None = None,
     no_sequence: bool = False,
     jobs: int = 1,
+    skip_existing: bool = False,
     executor: Executor | None = None,
     track: Track = silent,
 ) -> PredictionRun:
     """Label dumps, labeled dumps and tables, in batches of inputs.
 
-    With ``output_dir``, writes one file per document, named after the input's stem; else
-    writes the predictions to ``stream``, or returns them as ``text`` of the result. An input
+    With ``output_dir``, writes one file per document, named after the input's path (see
+    :class:`NamedInput`: ``dumps/site-a/index.txt`` found in ``dumps/`` is written to
+    ``output_dir/site-a/index.tsv``; a table's documents beside it, by ``doc_id``); else
+    writes the predictions to ``stream``, or returns them as ``text`` of the result. Files
+    inside ``output_dir`` are not read from the folders in ``paths``.
+    ``output_format="article"`` writes only the headline and body paragraphs, as plain text
+    (``.txt`` files). ``skip_existing`` keeps existing output files and does not label their
+    inputs (to resume a run). An input
     that cannot be read (or its output written) is recorded in ``failed`` and the others are
     still predicted; with ``fail_fast`` its error is raised instead, once the inputs before
     it are done. Output files that clash or exist (without ``force``) stop it before it starts.
@@ -560,27 +623,17 @@ def predict(
     results in input order; the output is the same for any ``jobs``. ``executor`` runs the
     batches elsewhere instead (see :mod:`newsseg.distributed`). A large table is read in
     chunks of whole documents, so memory stays bounded whatever the size of the inputs.
-    ``track`` shows progress over the batches.
+    ``track`` shows progress: inputs done of the total, and paragraphs labeled.
     """
-    if output_format not in dataset.OUTPUT_FORMATS:
-        raise NewssegError(f"unknown output format {output_format!r}")
-    if jobs < 1:
-        raise NewssegError(f"--jobs must be 1 or more, not {jobs}")
-    if min_confidence is not None and output_format == "tsv":
-        raise NewssegError("--min-confidence needs --format jsonl or csv")
+    start = time.perf_counter()
+    check_predict_options(
+        output_format, proba, min_confidence, jobs, output_dir, force, skip_existing
+    )
     labeler = _model(model)
     if no_sequence:
         labeler = clone_with(labeler, sequence="none")
     labels = ordered_labels(labeler.classes_)
-    inputs: list[str | Path | NewssegError] = []
-    for raw in paths:
-        try:
-            inputs.extend(dataset.expand_path(raw, PREDICT_SUFFIXES))
-        except InputError as error:
-            inputs.append(error)
-    sink = _PredictionSink(
-        output_dir, stream, output_format, labels if proba else [], force, inputs
-    )
+    inputs = _expand_inputs(paths, output_dir)
     settings = PredictSettings(
         labels=tuple(labels),
         encoding=encoding,
@@ -589,39 +642,162 @@ def predict(
         per_document=output_dir is not None,
         min_confidence=min_confidence,
     )
+    sink = _PredictionSink(output_dir, stream, settings, force, inputs, skip_existing=skip_existing)
     runner = executor if executor is not None else LocalExecutor(jobs)
-    tasks = _tasks(inputs, settings, runner)
+    tasks = _tasks(inputs, settings, runner, skip=sink.skipped_inputs)
     results = runner.map(functools.partial(label_task, settings=settings), tasks, labeler)
     failed: dict[int, NewssegError] = {}
+    paragraphs = 0
+
+    def handle(index: int, output: Output | NewssegError, count: int) -> None:
+        nonlocal paragraphs
+        if index in failed:
+            return  # a later chunk of a table that failed
+        error = output if isinstance(output, NewssegError) else sink.emit(index, output)
+        if error is not None:
+            if fail_fast:
+                raise error
+            failed[index] = error
+            return
+        paragraphs += count
+        for _ in range(count):
+            next(paragraph_steps)
+
+    todo = len(inputs) - len(sink.skipped_inputs)
+    paragraph_steps = iter(track(_forever(), "paragraphs labeled"))
     try:
-        for result in track(results, "labeling"):
-            for index, output in result:
-                if index in failed:
-                    continue  # a later chunk of a table that failed
-                error = output if isinstance(output, NewssegError) else sink.emit(index, output)
-                if error is not None:
-                    if fail_fast:
-                        raise error
-                    failed[index] = error
+        for _ in track(_input_steps(results, handle), "inputs labeled", total=todo):
+            pass
     finally:
         close = getattr(results, "close", None)
         if close is not None:
             close()  # stop the workers when an error ends the run
+        paragraph_steps.close()  # type: ignore[attr-defined]
     return PredictionRun(
         inputs=len(inputs),
         written=sink.written,
         text="".join(sink.chunks),
         failed=[failed[index] for index in sorted(failed)],
+        labeled=todo - len(failed),
+        paragraphs=paragraphs,
+        skipped=sink.skipped,
+        seconds=time.perf_counter() - start,
     )
 
 
+def check_predict_options(
+    output_format: str,
+    proba: bool = False,
+    min_confidence: float | None = None,
+    jobs: int = 1,
+    output_dir: str | Path | None = None,
+    force: bool = False,
+    skip_existing: bool = False,
+) -> None:
+    """Refuse settings of :func:`predict` that do not go together (before a model loads)."""
+    if output_format not in dataset.OUTPUT_FORMATS:
+        raise NewssegError(f"unknown output format {output_format!r}")
+    if jobs < 1:
+        raise NewssegError(f"--jobs must be 1 or more, not {jobs}")
+    plain = output_format in ("tsv", ARTICLE_FORMAT)
+    if proba and plain:
+        raise NewssegError("--proba needs --format jsonl or csv")
+    if min_confidence is not None and plain:
+        raise NewssegError("--min-confidence needs --format jsonl or csv")
+    if skip_existing and output_dir is None:
+        raise NewssegError("--skip-existing needs --output-dir (the outputs it keeps)")
+    if skip_existing and force:
+        raise NewssegError("--skip-existing and --force contradict each other; pick one")
+
+
+ARTICLE_FORMAT = dataset.ARTICLE_FORMAT
+
+
+def _forever() -> Iterator[None]:
+    while True:
+        yield None
+
+
+def _input_steps(
+    results: Iterable[TaskResult], handle: Callable[[int, Output | NewssegError, int], None]
+) -> Iterator[int]:
+    """Hand every input's (or chunk's) result to ``handle``; yield once per input (the chunks
+    of a table come one after another)."""
+    last = None
+    for result in results:
+        for index, output, count in result:
+            handle(index, output, count)
+            if index != last:
+                last = index
+                yield index
+
+
+def _expand_inputs(
+    paths: Sequence[str | Path], output_dir: str | Path | None
+) -> list[NamedInput | NewssegError]:
+    """The files named by ``paths``, each with its name (see :class:`NamedInput`), and an
+    error for each path that names none. Files found in a folder that lie inside
+    ``output_dir`` are left out: earlier outputs, not inputs."""
+    outputs = None if output_dir is None else os.path.abspath(output_dir)
+    files_root = _deepest_folder([raw for raw in paths if not Path(raw).is_dir()])
+    inputs: list[NamedInput | NewssegError] = []
+    for raw in paths:
+        try:
+            found = dataset.expand_path(raw, PREDICT_SUFFIXES)
+        except InputError as error:
+            inputs.append(error)
+            continue
+        if not Path(raw).is_dir():
+            inputs += [NamedInput(str(path), input_name(path, files_root)) for path in found]
+            continue
+        if outputs is not None:
+            found = [path for path in found if not _is_inside(path, outputs)]
+            if not found:
+                inputs.append(InputError(raw, "no inputs in folder outside the output folder"))
+        root = os.path.abspath(raw)
+        inputs += [NamedInput(str(path), input_name(path, root)) for path in found]
+    return inputs
+
+
+def _is_inside(path: str | Path, folder: str) -> bool:
+    return os.path.commonpath([os.path.abspath(path), folder]) == folder
+
+
+def _deepest_folder(files: Sequence[str | Path]) -> str | None:
+    """The deepest folder holding all ``files`` (standard input aside)."""
+    folders = [os.path.dirname(os.path.abspath(f)) for f in files if str(f) != STDIN_PATH]
+    try:
+        return os.path.commonpath(folders) if folders else None
+    except ValueError:  # paths on different drives
+        return None
+
+
+def input_name(source: str | Path, root: str | None) -> str:
+    """An input's name in outputs: its path below ``root`` without its suffix, with ``/``
+    between folders (``site-a/index``); ``stdin`` for standard input."""
+    if str(source) == STDIN_PATH:
+        return "stdin"
+    if root is None:
+        return Path(source).stem
+    relative = Path(os.path.relpath(os.path.abspath(source), root))
+    if relative.parts[:1] == ("..",):  # not below root (cannot happen for named paths)
+        return Path(source).stem
+    return relative.with_suffix("").as_posix()
+
+
 def _tasks(
-    inputs: Sequence[str | Path | NewssegError], settings: PredictSettings, runner: Executor
+    inputs: Sequence[NamedInput | NewssegError],
+    settings: PredictSettings,
+    runner: Executor,
+    skip: set[int] | frozenset[int] = frozenset(),
 ) -> Iterator[Task]:
-    """The inputs in batches of about ``runner.batch_bytes``, in input order."""
+    """The inputs (but those numbered in ``skip``) in batches of about
+    ``runner.batch_bytes``, in input order."""
     task: Task = []
     size = 0
     for index, item in enumerate(inputs):
+        if index in skip:
+            continue
         for source, weight in _sources(item, settings, runner.reads_files):
             task.append((index, source))
             size += weight
@@ -633,7 +809,7 @@ def _tasks(
 
 
 def _sources(
-    item: str | Path | NewssegError, settings: PredictSettings, workers_read: bool
+    item: NamedInput | NewssegError, settings: PredictSettings, workers_read: bool
 ) -> Iterator[tuple[Source, int]]:
     """What workers get of one input, with its weight in bytes: its path, for a worker to
     read; or its paragraphs read here (standard input, a large table in chunks, and any
@@ -641,8 +817,10 @@ def _sources(
     if isinstance(item, NewssegError):
         yield item, 0
         return
-    size = None if str(item) == STDIN_PATH else _file_size(item)
-    large_table = Path(item).suffix.lower() in TABLE_SUFFIXES and (size or 0) > STREAM_TABLE_BYTES
+    size = None if item.path == STDIN_PATH else _file_size(item.path)
+    large_table = (
+        Path(item.path).suffix.lower() in TABLE_SUFFIXES and (size or 0) > STREAM_TABLE_BYTES
+    )
     if workers_read and size is not None and not large_table:
         yield item, size
         return
@@ -653,7 +831,7 @@ def _sources(
                 empty = False
                 yield part, sum(map(len, part.texts))
         if empty:
-            raise InputError(item, "no paragraphs")
+            raise InputError(item.path, "no paragraphs")
     except NewssegError as error:
         yield error, 0
 
@@ -665,13 +843,17 @@ def _file_size(path: str | Path) -> int:
         return 0  # reading it says what is wrong
 
 
-def _read_paragraphs(item: str | Path, settings: PredictSettings) -> Iterator[dataset.Paragraphs]:
-    return dataset.iter_paragraphs(
-        item,
+def _read_paragraphs(item: NamedInput, settings: PredictSettings) -> Iterator[dataset.Paragraphs]:
+    parts = dataset.iter_paragraphs(
+        item.path,
         labels=settings.labels,
         encoding=settings.encoding,
         label_hint=PREDICT_LABEL_HINT,
     )
+    if _named_by_content(item.path):
+        return parts
+    # A dump is one document, named by its path (two index.txt in two folders stay apart).
+    return (dataclasses.replace(part, doc_ids=[item.name] * len(part)) for part in parts)
 
 
 def label_task(task: Task, model: Any, settings: PredictSettings) -> TaskResult:
@@ -687,7 +869,8 @@ def label_task(task: Task, model: Any, settings: PredictSettings) -> TaskResult:
     parts = [part for _, part in read if isinstance(part, dataset.Paragraphs)]
     outputs = iter(_label_and_format(parts, labeler, settings))
     return [
-        (index, part if isinstance(part, NewssegError) else next(outputs)) for index, part in read
+        (index, part, 0) if isinstance(part, NewssegError) else (index, next(outputs), len(part))
+        for index, part in read
     ]
 
 
@@ -697,9 +880,9 @@ def _whole_input(source: Source, settings: PredictSettings) -> dataset.Paragraph
     if isinstance(source, dataset.Paragraphs):
         return source
     parts = list(_read_paragraphs(source, settings))
-    whole = parts[0] if len(parts) == 1 else _joined_parts(str(source), parts)
+    whole = parts[0] if len(parts) == 1 else _joined_parts(source.path, parts)
     if not len(whole):
-        raise InputError(source, "no paragraphs")
+        raise InputError(source.path, "no paragraphs")
     return whole
 
 
@@ -738,7 +921,7 @@ def _label_and_format(
     start = 0
     for part in parts:
         end = start + len(part)
-        if settings.per_document or fmt == "tsv":
+        if settings.per_document or fmt in ("tsv", ARTICLE_FORMAT):
             documents = dataset.join_documents(columns["doc_id"][start:end], lines[start:end])
             if settings.per_document:
                 outputs.append([(doc_id, header + text) for doc_id, text in documents])
@@ -828,18 +1011,22 @@ class _PredictionSink:
         self,
         output_dir: str | Path | None,
         stream: TextIO | None,
-        output_format: str,
-        proba_labels: list[str],
+        settings: PredictSettings,
         force: bool,
-        inputs: Sequence[str | Path | NewssegError],
+        inputs: Sequence[NamedInput | NewssegError],
+        skip_existing: bool = False,
     ) -> None:
         self.output_dir = None if output_dir is None else Path(output_dir)
         self.stream = stream
-        self.output_format = output_format
-        self.proba_labels = proba_labels
+        self.output_format = settings.output_format
         self.force = force
+        self.skip_existing = skip_existing
         self.inputs = inputs
         self.written: list[Path] = []
+        self.skipped: list[Path] = []
+        """Existing outputs kept with ``skip_existing``."""
+        self.skipped_inputs: set[int] = set()
+        """Inputs not to label: their output exists and is kept."""
         self.chunks: list[str] = []
         self.emitted_text = False
         self.claimed: dict[Path, int] = {}
@@ -848,25 +1035,32 @@ class _PredictionSink:
         if self.output_dir is not None:
             self._claim_named_outputs(inputs)
 
-    def _claim_named_outputs(self, inputs: Sequence[str | Path | NewssegError]) -> None:
+    def _claim_named_outputs(self, inputs: Sequence[NamedInput | NewssegError]) -> None:
         """Check, before anything is predicted, the output folder and the outputs of inputs
-        whose output name is their file name (a table's come from its ``doc_id`` column)."""
+        whose output name is their path (a table's come from its ``doc_id`` column)."""
         assert self.output_dir is not None
         dataset.check_folder(self.output_dir)
         for index, item in enumerate(inputs):
-            if isinstance(item, NewssegError) or _named_by_content(str(item)):
+            if isinstance(item, NewssegError) or _named_by_content(item.path):
                 continue
-            target = self._target(Path(item).stem)
+            target = self._target(item.name)
             if target in self.claimed:
                 raise OutputError(
                     target, "two inputs would be written to the same file; rename one"
                 )
-            dataset.check_output(target, self.force)
+            if os.path.abspath(target) == os.path.abspath(item.path):
+                raise OutputError(target, "would overwrite its own input; choose another -o")
             self.claimed[target] = index
+            if self.skip_existing and target.exists():
+                self.skipped.append(target)
+                self.skipped_inputs.add(index)
+            else:
+                dataset.check_output(target, self.force)
 
-    def _target(self, stem: str) -> Path:
+    def _target(self, name: str) -> Path:
         assert self.output_dir is not None
-        return self.output_dir / f"{stem}.{self.output_format}"
+        suffix = "txt" if self.output_format == ARTICLE_FORMAT else self.output_format
+        return self.output_dir / f"{name}.{suffix}"
 
     def emit(self, index: int, output: Output) -> NewssegError | None:
         """Write the predictions of input number ``index`` (or of a chunk of it); the error
@@ -881,8 +1075,9 @@ class _PredictionSink:
         return None
 
     def _emit_files(self, index: int, documents: list[tuple[str, str]]) -> None:
-        source = str(self.inputs[index])
-        targets = [self._target(_output_stem(doc_id, source)) for doc_id, _ in documents]
+        item = self.inputs[index]
+        assert isinstance(item, NamedInput)
+        targets = [self._target(_output_name(doc_id, item)) for doc_id, _ in documents]
         counts = Counter(targets)
         for target in targets:  # check all of an input's outputs before writing any
             if self.claimed.setdefault(target, index) != index or counts[target] > 1:
@@ -893,15 +1088,19 @@ class _PredictionSink:
                 raise OutputError(
                     target, "the rows of its document are apart in the table; keep them together"
                 )
-            dataset.check_output(target, self.force)
+            if not (self.skip_existing and target.exists()):
+                dataset.check_output(target, self.force)
         for target, (_, text) in zip(targets, documents, strict=True):
+            self.done.add(target)
+            if self.skip_existing and target.exists():
+                self.skipped.append(target)  # a table's document written by an earlier run
+                continue
             dataset.write_text(target, text)
             self.written.append(target)
-            self.done.add(target)
 
     def _emit_text(self, text: str) -> None:
         if self.emitted_text:
-            if self.output_format == "tsv":
+            if self.output_format in ("tsv", ARTICLE_FORMAT):
                 text = "\n" + text  # a blank line between documents
             elif self.output_format == "csv":
                 text = text.partition("\n")[2]  # one header line
@@ -922,7 +1121,10 @@ _UNSAFE_IN_NAME = re.compile(r"[/\\\x00]")
 """Characters a ``doc_id`` cannot keep in an output file name."""
 
 
-def _output_stem(doc_id: str, source: str) -> str:
-    if _named_by_content(source):
-        return _UNSAFE_IN_NAME.sub("_", str(doc_id)) or "_"
-    return Path(source).stem
+def _output_name(doc_id: str, item: NamedInput) -> str:
+    """The name of a document's output file, without suffix: a dump's is its input's name;
+    a table's is its ``doc_id``, in the folder of the table's name."""
+    if not _named_by_content(item.path):
+        return item.name
+    name = _UNSAFE_IN_NAME.sub("_", str(doc_id)) or "_"
+    return (Path(item.name).parent / name).as_posix()

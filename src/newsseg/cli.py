@@ -53,6 +53,14 @@ Paths = Annotated[
         help="Files, folders (searched recursively) or '-' for standard input.", show_default=False
     ),
 ]
+OptionalPaths = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Files, folders (searched recursively) or '-' for standard input.",
+        metavar="PATH...",
+        show_default=False,
+    ),
+]
 ModelOption = Annotated[
     Path | None,
     typer.Option(
@@ -245,7 +253,7 @@ def evaluate(
 @app.command()
 @reports_errors
 def predict(
-    paths: Paths,
+    paths: OptionalPaths = None,
     model: ModelOption = None,
     output_dir: Annotated[
         Path | None,
@@ -258,6 +266,30 @@ def predict(
     ] = OutputFormat.tsv,
     proba: Annotated[
         bool, typer.Option("--proba", help="Add per-label probabilities (jsonl, csv).")
+    ] = False,
+    article: Annotated[
+        bool,
+        typer.Option(
+            "--article",
+            help="Write only the headline and body lines, in order, as plain text "
+            "(DIR/<name>.txt with -o).",
+        ),
+    ] = False,
+    files_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--files-from",
+            help="Also read the inputs listed in this file, one path a line ('-': stdin).",
+            metavar="LIST",
+            show_default=False,
+        ),
+    ] = None,
+    skip_existing: Annotated[
+        bool,
+        typer.Option(
+            "--skip-existing",
+            help="Keep output files that exist and do not label their inputs (resume a run).",
+        ),
     ] = False,
     trust_pickle: TrustPickle = False,
     encoding: Encoding = "utf-8",
@@ -301,9 +333,20 @@ def predict(
 ) -> None:
     """Label every paragraph of dumps (*.txt), labeled dumps or tables."""
     from newsseg import api, distributed  # on use: see Start-up above
+    from newsseg.dataset import ARTICLE_FORMAT, read_path_list
 
-    if proba and output_format is OutputFormat.tsv:
-        raise NewssegError("--proba needs --format jsonl or csv")
+    if article and output_format is not OutputFormat.tsv:
+        raise NewssegError("--article writes plain text; leave out --format")
+    chosen_format = ARTICLE_FORMAT if article else output_format.value
+    # Settings that do not go together fail before the model loads (seconds).
+    api.check_predict_options(
+        chosen_format, proba, min_confidence, jobs, output_dir, force, skip_existing
+    )
+    inputs = list(paths or [])
+    if files_from is not None:
+        inputs += read_path_list(files_from, encoding)
+    if not inputs:
+        raise NewssegError("no inputs: name files or folders, or give --files-from LIST")
     labeler = api.load_model(model, trust_pickle=trust_pickle)
     predict_on = (
         functools.partial(distributed.predict, scheduler=dask_scheduler)
@@ -312,11 +355,11 @@ def predict(
     )
     with progress_bars(wants_bars(quiet)) as track:
         run = predict_on(
-            paths,
+            inputs,
             labeler,
             output_dir=output_dir,
             stream=sys.stdout if output_dir is None else None,
-            output_format=output_format.value,
+            output_format=chosen_format,
             proba=proba,
             encoding=encoding,
             force=force,
@@ -324,10 +367,13 @@ def predict(
             min_confidence=min_confidence,
             no_sequence=no_sequence,
             jobs=jobs,
+            skip_existing=skip_existing,
             track=track,
         )
     if run.written:
         typer.echo(f"wrote {len(run.written)} file(s) to {output_dir}", err=True)
+    if (run.labeled or run.skipped) and not quiet:  # bad inputs alone: their errors only
+        typer.echo(run.summary(), err=True)
     for error in run.failed:
         typer.echo(error_line(error), err=True)
     if run.failed:

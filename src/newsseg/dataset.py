@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from newsseg.config import (
+    ARTICLE_LABELS,
     DUMP_SUFFIXES,
     LABELED_SUFFIXES,
     LABELS,
@@ -75,6 +76,12 @@ def expand_path(raw: str | Path, suffixes: Sequence[str]) -> list[str | Path]:
     if path.is_file():
         return [path]
     raise InputError(path, "no such file or folder")
+
+
+def read_path_list(path: str | Path, encoding: str = "utf-8") -> list[str]:
+    """The paths listed in a file (or stdin), one a line; blank lines are skipped and the
+    rest of a line is kept as it is (a file name may start or end with spaces)."""
+    return [line for _, line in _lines(read_text(path, encoding)) if line.strip()]
 
 
 # --------------------------------------------------------------------------- decoding
@@ -739,7 +746,9 @@ def write_text(path: str | Path, text: str, force: bool = True) -> None:
 
 # --------------------------------------------------------------------------- predictions
 
-OUTPUT_FORMATS = ("tsv", "jsonl", "csv")
+ARTICLE_FORMAT = "article"
+"""The clean article: only the headline and body paragraphs, in order, as plain text."""
+OUTPUT_FORMATS = ("tsv", "jsonl", "csv", ARTICLE_FORMAT)
 
 
 def format_predictions(frame: pd.DataFrame, output_format: str, proba_labels: Sequence[str]) -> str:
@@ -791,6 +800,11 @@ def prediction_lines(
     if output_format == "tsv":
         return [
             f"{label}\t{text}\n"
+            for label, text in zip(columns["label"], columns["text"], strict=True)
+        ]
+    if output_format == ARTICLE_FORMAT:  # the other paragraphs give empty lines: none
+        return [
+            f"{text}\n" if label in ARTICLE_LABELS else ""
             for label, text in zip(columns["label"], columns["text"], strict=True)
         ]
     names = ["doc_id", "line", "text", "label", *(["review"] if "review" in columns else [])]

@@ -1,0 +1,276 @@
+"""What a newcomer tripped on (issue #17, "Friction"): output names, resumable large runs, the
+clean article, progress, and the API and CLI details around them."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from newsseg import api
+from newsseg.cli import app
+
+runner = CliRunner()
+
+DUMP = "\n".join(
+    [
+        "Council approves new bridge over the river",
+        "The bridge has been the talk of the town this week, and engineers say the council "
+        "will change how residents spend their days for years to come.",
+        "According to the engineers, planning for the bridge began two years ago, when a small "
+        "group met in the town hall to discuss the council and what it could mean.",
+        "© 2024 Example News. All rights reserved.",
+        "Library extends weekend opening hours",
+    ]
+)
+
+
+def run(*args: str | Path, input: str | None = None):
+    return runner.invoke(app, [str(arg) for arg in args], input=input)
+
+
+def one_line_error(result) -> str:
+    assert result.exit_code == 1, result.output
+    message = result.stderr.strip()
+    assert message.count("\n") == 0, message
+    assert message.startswith("newsseg: error: ")
+    return message
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_model_path):
+    return api.load_model(tiny_model_path)
+
+
+@pytest.fixture()
+def scrape(tmp_path) -> Path:
+    """A scraper's layout: the same file name in two site folders."""
+    root = tmp_path / "scrape"
+    for site in ("site-a", "site-b"):
+        (root / site).mkdir(parents=True)
+        (root / site / "index.txt").write_text(DUMP, encoding="utf-8")
+    return root
+
+
+def files_below(folder: Path) -> list[str]:
+    return sorted(
+        path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()
+    )
+
+
+# --------------------------------------------------------------------------- output names
+
+
+def test_same_file_name_in_two_folders_keeps_the_folders_under_the_output(
+    scrape, tiny_model_path, tmp_path
+):
+    out = tmp_path / "out"
+    result = run("predict", scrape, "-m", tiny_model_path, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert files_below(out) == ["site-a/index.tsv", "site-b/index.tsv"]
+
+
+def test_same_file_name_given_one_by_one_keeps_the_folders_below_their_common_one(
+    scrape, tiny_model_path, tmp_path
+):
+    out = tmp_path / "out"
+    files = [scrape / "site-a" / "index.txt", scrape / "site-b" / "index.txt"]
+    result = run("predict", *files, "-m", tiny_model_path, "-o", out, "--format", "jsonl")
+    assert result.exit_code == 0, result.output
+    assert files_below(out) == ["site-a/index.jsonl", "site-b/index.jsonl"]
+    record = json.loads((out / "site-b" / "index.jsonl").read_text().splitlines()[0])
+    assert record["doc_id"] == "site-b/index"
+
+
+def test_doc_ids_are_unique_in_jsonl_and_csv(scrape, tiny_model_path):
+    result = run("predict", scrape, "-m", tiny_model_path, "--format", "jsonl")
+    assert result.exit_code == 0, result.output
+    doc_ids = {json.loads(line)["doc_id"] for line in result.stdout.splitlines()}
+    assert doc_ids == {"site-a/index", "site-b/index"}
+    result = run("predict", scrape, "-m", tiny_model_path, "--format", "csv")
+    assert {line.split(",")[0] for line in result.stdout.splitlines()[1:]} == doc_ids
+
+
+def test_a_single_file_keeps_its_plain_name(tmp_path, tiny_model_path):
+    (tmp_path / "page.txt").write_text(DUMP, encoding="utf-8")
+    result = run("predict", tmp_path / "page.txt", "-m", tiny_model_path, "--format", "jsonl")
+    assert json.loads(result.stdout.splitlines()[0])["doc_id"] == "page"
+
+
+def test_an_output_folder_inside_the_input_folder_is_not_read_back(scrape, tiny_model_path):
+    out = scrape / "labeled"
+    for extra in ([], ["--force"]):
+        result = run("predict", scrape, "-m", tiny_model_path, "-o", out, *extra)
+        assert result.exit_code == 0, result.output
+        assert files_below(out) == ["site-a/index.tsv", "site-b/index.tsv"]
+    assert "labeled 2 file(s)" in result.stderr
+
+
+# --------------------------------------------------------------------------- the article
+
+
+def test_article_prints_only_headline_and_body_lines_in_order(tmp_path, tiny_model_path):
+    page = tmp_path / "page.txt"
+    page.write_text(DUMP, encoding="utf-8")
+    labeled = run("predict", page, "-m", tiny_model_path).stdout.splitlines()
+    expected = [
+        line.split("\t", 1)[1] for line in labeled if line.split("\t")[0] in ("headline", "body")
+    ]
+    assert expected  # the tiny model finds the headline and the body
+    result = run("predict", page, "-m", tiny_model_path, "--article")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == expected
+    assert "\t" not in result.stdout
+
+
+def test_article_to_a_folder_writes_name_dot_txt(scrape, tiny_model_path, tmp_path):
+    out = tmp_path / "articles"
+    result = run("predict", scrape, "-m", tiny_model_path, "--article", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert files_below(out) == ["site-a/index.txt", "site-b/index.txt"]
+    text = (out / "site-a" / "index.txt").read_text(encoding="utf-8")
+    assert "All rights reserved" not in text
+    assert text.startswith("Council approves new bridge")
+
+
+def test_article_never_overwrites_its_own_input(tmp_path, tiny_model_path):
+    page = tmp_path / "page.txt"
+    page.write_text(DUMP, encoding="utf-8")
+    result = run("predict", page, "-m", tiny_model_path, "--article", "-o", tmp_path, "--force")
+    assert "its own input" in one_line_error(result)
+    assert page.read_text(encoding="utf-8") == DUMP
+
+
+def test_article_takes_no_other_format(tmp_path):
+    result = run("predict", tmp_path, "--article", "--format", "jsonl", "-m", tmp_path / "no")
+    assert "--article" in one_line_error(result)
+
+
+def test_article_in_python(tiny_model, tmp_path):
+    (tmp_path / "page.txt").write_text(DUMP, encoding="utf-8")
+    run_ = api.predict([tmp_path / "page.txt"], tiny_model, output_format="article")
+    assert "All rights reserved" not in run_.text
+    assert run_.text.startswith("Council approves new bridge")
+
+
+# --------------------------------------------------------------------------- large runs
+
+
+def test_files_from_reads_the_listed_inputs(scrape, tiny_model_path, tmp_path):
+    listing = tmp_path / "inputs.list"
+    listing.write_text(f"{scrape / 'site-a' / 'index.txt'}\n\n{scrape / 'site-b' / 'index.txt'}\n")
+    out = tmp_path / "out"
+    result = run("predict", "--files-from", listing, "-m", tiny_model_path, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert files_below(out) == ["site-a/index.tsv", "site-b/index.tsv"]
+
+
+def test_files_from_standard_input(scrape, tiny_model_path):
+    listing = f"{scrape / 'site-a' / 'index.txt'}\n"
+    result = run("predict", "--files-from", "-", "-m", tiny_model_path, input=listing)
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 5
+
+
+def test_no_inputs_at_all_is_one_line(tiny_model_path):
+    assert "no inputs" in one_line_error(run("predict", "-m", tiny_model_path))
+
+
+def test_skip_existing_resumes_a_run(scrape, tiny_model_path, tmp_path):
+    out = tmp_path / "out"
+    (out / "site-a").mkdir(parents=True)
+    (out / "site-a" / "index.tsv").write_text("kept\n", encoding="utf-8")
+    result = run("predict", scrape, "-m", tiny_model_path, "-o", out, "--skip-existing")
+    assert result.exit_code == 0, result.output
+    assert (out / "site-a" / "index.tsv").read_text(encoding="utf-8") == "kept\n"
+    assert (out / "site-b" / "index.tsv").read_text(encoding="utf-8").startswith("headline\t")
+    assert "labeled 1 file(s), 5 paragraph(s)" in result.stderr
+    assert "kept 1 existing output(s)" in result.stderr
+
+
+def test_skip_existing_needs_an_output_folder_and_not_force(scrape, tmp_path):
+    no_model = tmp_path / "no.skops"  # refused before any model loads
+    assert "--output-dir" in one_line_error(
+        run("predict", scrape, "-m", no_model, "--skip-existing")
+    )
+    result = run("predict", scrape, "-m", no_model, "-o", tmp_path, "--skip-existing", "--force")
+    assert "contradict" in one_line_error(result)
+
+
+def test_a_closing_summary_on_stderr(scrape, tiny_model_path):
+    result = run("predict", scrape, "-m", tiny_model_path)
+    assert result.exit_code == 0, result.output
+    summary = result.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"labeled 2 file\(s\), 10 paragraph\(s\) in \d+\.\d s \(\d+ paragraphs/s\)", summary
+    ), summary
+    assert "labeled" not in result.stdout
+
+
+def test_the_run_counts_files_paragraphs_and_time(scrape, tiny_model):
+    result = api.predict([scrape], tiny_model)
+    assert (result.labeled, result.paragraphs) == (2, 10)
+    assert result.seconds > 0
+    assert result.summary().startswith("labeled 2 file(s), 10 paragraph(s) in ")
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class Recorder:
+    """A ``track`` that records each task: description, total and steps taken."""
+
+    def __init__(self) -> None:
+        self.tasks: list[dict] = []
+
+    def __call__(self, items, description, total=None):
+        task = {"description": description, "total": total, "steps": 0}
+        self.tasks.append(task)
+        for item in items:
+            task["steps"] += 1
+            yield item
+
+    def find(self, fragment: str) -> dict:
+        return next(task for task in self.tasks if fragment in task["description"])
+
+
+def test_predict_reports_inputs_of_the_total_and_paragraphs(scrape, tiny_model):
+    track = Recorder()
+    api.predict([scrape], tiny_model, track=track)
+    assert track.find("inputs") == {"description": "inputs labeled", "total": 2, "steps": 2}
+    assert track.find("paragraphs")["steps"] == 10
+
+
+def test_train_reports_its_stages(tiny_corpus, tmp_path):
+    from tests.conftest import TINY_PARAMS
+
+    track = Recorder()
+    api.train([tiny_corpus], None, params=TINY_PARAMS, track=track)
+    names = [task["description"] for task in track.tasks]
+    assert names == [
+        "reading the training data",
+        "training on 12 documents: text model and features",
+        "training on 12 documents: booster, label chain, calibration",
+    ]
+    assert all(task["steps"] == 1 for task in track.tasks)
+
+
+def test_bars_show_done_of_the_total_and_the_count_without_one():
+    import io
+
+    from newsseg.progress import progress_bars
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    with progress_bars(stream=stream, force_terminal=True) as track:
+        list(track(range(3), "inputs labeled", total=3))
+        list(track(iter(range(1234)), "paragraphs labeled"))
+    drawn = stream.getvalue()
+    assert "3/3" in drawn
+    assert "1,234" in drawn
