@@ -274,3 +274,46 @@ def test_bars_show_done_of_the_total_and_the_count_without_one():
     drawn = stream.getvalue()
     assert "3/3" in drawn
     assert "1,234" in drawn
+
+
+# --------------------------------------------------------------------------- options
+
+
+def test_train_refuses_a_model_name_it_could_not_load(tiny_corpus, tmp_path):
+    result = run("train", tiny_corpus, "-o", tmp_path / "model.joblib")
+    message = one_line_error(result)
+    assert "model.joblib" in message and "model.skops" in message
+    assert not (tmp_path / "model.joblib").exists()
+
+
+def test_min_confidence_with_tsv_is_refused_before_the_model_loads(tmp_path):
+    (tmp_path / "page.txt").write_text(DUMP, encoding="utf-8")
+    result = run(
+        "predict", tmp_path / "page.txt", "-m", tmp_path / "none.skops", "--min-confidence", "0.5"
+    )
+    assert "--min-confidence needs --format jsonl or csv" in one_line_error(result)
+
+
+@pytest.mark.parametrize("command", ["evaluate", "inspect"])
+def test_json_outputs_are_not_overwritten_without_force(
+    command, tiny_corpus, tiny_model_path, tmp_path
+):
+    target = tmp_path / "scores.json"
+    target.write_text("{}\n", encoding="utf-8")
+    args = [tiny_corpus, "-m", tiny_model_path] if command == "evaluate" else [tiny_model_path]
+    result = run(command, *args, "--json", target)
+    assert "use --force" in one_line_error(result)
+    assert target.read_text(encoding="utf-8") == "{}\n"
+    result = run(command, *args, "--json", target, "--force")
+    assert result.exit_code == 0, result.output
+    assert json.loads(target.read_text(encoding="utf-8"))
+
+
+def test_cv_json_and_plot_are_not_overwritten_without_force(tiny_corpus, tmp_path):
+    for name in ("cv.json", "curve.png"):
+        target = tmp_path / name
+        target.write_text("old\n", encoding="utf-8")
+        option = "--json" if name.endswith(".json") else "--plot"
+        result = run("cv", tiny_corpus, "--folds", "2", "--curve-points", "2", option, target)
+        assert "use --force" in one_line_error(result)  # before any fold is trained
+        assert target.read_text(encoding="utf-8") == "old\n"

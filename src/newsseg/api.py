@@ -190,6 +190,10 @@ def _label_in_batches(
 # --------------------------------------------------------------------------- train
 
 
+MODEL_SUFFIX = ".skops"
+"""``train`` writes skops archives, and model files are loaded by their suffix."""
+
+
 def data_hash(frame: pd.DataFrame) -> str:
     """A SHA-256 of the training data: every document's paragraphs and labels in order."""
     digest = hashlib.sha256()
@@ -218,6 +222,12 @@ def train(
     if ablation and not cv:
         raise NewssegError("--ablation needs --cv K (the folds it scores on)")
     if output is not None:  # fail before the work, not after it
+        if Path(output).suffix.lower() != MODEL_SUFFIX:
+            raise OutputError(
+                output,
+                f"a model is saved as a skops archive, which needs the suffix {MODEL_SUFFIX} "
+                f"(loading checks it); name it {Path(output).with_suffix(MODEL_SUFFIX).name}",
+            )
         dataset.check_output(output, force)
         dataset.check_output(metadata_path(output))
     frame = _stage(
@@ -321,11 +331,12 @@ def evaluate_model(
     json_path: str | Path | None = None,
     track: Track = silent,
     no_sequence: bool = False,
+    force: bool = False,
 ) -> dict:
     """Score a model on labeled dumps; returns the scores as plain data, and with
-    ``json_path`` also writes them there as JSON."""
+    ``json_path`` also writes them there as JSON (an existing file only with ``force``)."""
     if json_path is not None:
-        dataset.check_output(json_path)
+        dataset.check_output(json_path, force)
     labeler = _model(model)
     if no_sequence:
         labeler = clone_with(labeler, sequence="none")
@@ -417,13 +428,18 @@ def cross_validation(
     plot_path: str | Path | None = None,
     report_dir: str | Path | None = None,
     track: Track = silent,
+    force: bool = False,
 ) -> dict:
     """Grouped K-fold cross-validation of a new model (settings ``params``) on labeled dumps,
     with a learning curve of ``curve_points`` points (1: none). Optionally writes the result
-    as JSON, the learning curve as a PNG, and a report folder (cv.html, cv.md, cv.json and
-    pictures). Returns the result (see :func:`newsseg.evaluate.cross_validate`)."""
+    as JSON, the learning curve as a PNG (existing files only with ``force``), and a report
+    folder (cv.html, cv.md, cv.json and pictures). Returns the result (see
+    :func:`newsseg.evaluate.cross_validate`)."""
     if plot_path is not None and curve_points < 2:
         raise InputError(plot_path, "a learning curve needs at least 2 points")
+    for path in (json_path, plot_path):  # fail before the work, not after it
+        if path is not None:
+            dataset.check_output(path, force)
     frame = dataset.read_documents(paths, labeled=True, labels=labels, encoding=encoding)
     try:
         result = cross_validate(

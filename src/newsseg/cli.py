@@ -213,6 +213,9 @@ def evaluate(
     trust_pickle: TrustPickle = False,
     encoding: Encoding = "utf-8",
     no_sequence: NoSequence = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing --json file.")
+    ] = False,
     quiet: Quiet = False,
 ) -> None:
     """Score a model on labeled dumps: per-label table, macro-F1, accuracy, confusion."""
@@ -230,10 +233,11 @@ def evaluate(
                 json_path=json_path,
                 track=track,
                 no_sequence=no_sequence,
+                force=force,
             )
         else:
             if json_path is not None:
-                check_output(json_path)
+                check_output(json_path, force)
             scores = api.evaluate_report(
                 paths,
                 report_dir,
@@ -415,6 +419,9 @@ def cv(
         str, typer.Option("--labels", help="Comma-separated label set the data may use.")
     ] = ",".join(LABELS),
     encoding: Encoding = "utf-8",
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite existing --json and --plot files.")
+    ] = False,
     quiet: Quiet = False,
 ) -> None:
     """Grouped K-fold cross-validation of a new model: mean ± std per metric and per label,
@@ -434,6 +441,7 @@ def cv(
             plot_path=plot,
             report_dir=report_dir,
             track=track,
+            force=force,
         )
     typer.echo(cv_table(result))
 
@@ -450,12 +458,18 @@ def inspect(
     ] = TOP_FEATURES,
     json_path: JsonPath = None,
     trust_pickle: TrustPickle = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing --json file.")
+    ] = False,
 ) -> None:
     """Show a model's metadata (versions, labels, training data, CV scores, the ablation
     table) and the strongest features towards each label."""
     from newsseg import api  # on use: see Start-up above
+    from newsseg.dataset import check_output
     from newsseg.report import inspect_table, write_json
 
+    if json_path is not None:
+        check_output(json_path, force)
     info = api.inspect_model(model, top=top, trust_pickle=trust_pickle)
     if json_path is not None:
         write_json(json_path, info)
