@@ -317,3 +317,135 @@ def test_cv_json_and_plot_are_not_overwritten_without_force(tiny_corpus, tmp_pat
         result = run("cv", tiny_corpus, "--folds", "2", "--curve-points", "2", option, target)
         assert "use --force" in one_line_error(result)  # before any fold is trained
         assert target.read_text(encoding="utf-8") == "old\n"
+
+
+# --------------------------------------------------------------------------- the Python API
+
+
+def test_proba_columns_come_in_the_label_order_of_the_reports(tiny_model):
+    labeled = api.label_paragraphs(DUMP.splitlines(), tiny_model)
+    assert [c for c in labeled.columns if c.startswith("proba_")] == [
+        "proba_headline",
+        "proba_body",
+        "proba_legal",
+        "proba_teaser",
+    ]
+    chosen = labeled[[f"proba_{label}" for label in labeled["label"]]].to_numpy().diagonal()
+    assert (chosen == api.label_confidence(labeled)).all()
+
+
+def test_label_dump_of_a_labeled_dump_keeps_its_true_labels(tmp_path, tiny_model):
+    page = tmp_path / "page.tsv"
+    page.write_text("headline\tCouncil approves new bridge\nno label on this line\n", "utf-8")
+    labeled = api.label_dump(page, tiny_model)
+    assert labeled["true_label"].tolist() == ["headline", None]
+    assert set(labeled["label"]) <= {"headline", "body", "legal", "teaser"}
+    dump = tmp_path / "page.txt"
+    dump.write_text(DUMP, encoding="utf-8")
+    assert "true_label" not in api.label_dump(dump, tiny_model).columns
+
+
+def test_label_frame_keeps_a_frames_own_labels(tiny_model):
+    import pandas as pd
+
+    frame = pd.DataFrame({"doc_id": "a", "text": ["A title", "A body."], "label": ["x", "y"]})
+    labeled = api.label_frame(frame, tiny_model)
+    assert labeled["true_label"].tolist() == ["x", "y"]
+    assert "x" not in set(labeled["label"])
+
+
+@pytest.mark.parametrize("bad", [None, float("nan"), 3.5, Ellipsis, b"bytes"])
+def test_label_frame_refuses_texts_that_are_not_strings(bad, tiny_model):
+    import pandas as pd
+
+    from newsseg.errors import NewssegError
+
+    frame = pd.DataFrame({"doc_id": ["a", "a"], "text": ["A title", bad]}, index=[10, 11])
+    with pytest.raises(NewssegError, match=r"row 1 \(index 11\) has text .* not a string"):
+        api.label_frame(frame, tiny_model)
+
+
+def test_label_frame_needs_a_text_column(tiny_model):
+    import pandas as pd
+
+    from newsseg.errors import NewssegError
+
+    with pytest.raises(NewssegError, match="no 'text' column"):
+        api.label_frame(pd.DataFrame({"doc_id": ["a"], "body": ["x"]}), tiny_model)
+
+
+# --------------------------------------------------------------------------- README examples
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def readme_examples() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+
+
+@pytest.fixture()
+def workspace(tmp_path, tiny_corpus, monkeypatch) -> Path:
+    """What the README's examples name: page.txt, dumps/, test_dumps/ and ../shared/corpus
+    (here the tiny corpus), in a fresh working folder."""
+    import shutil
+
+    work = tmp_path / "work"
+    (work / "dumps").mkdir(parents=True)
+    (work / "page.txt").write_text(DUMP, encoding="utf-8")
+    for name in ("a", "b", "c"):
+        (work / "dumps" / f"{name}.txt").write_text(DUMP, encoding="utf-8")
+    shutil.copytree(tiny_corpus, tmp_path / "shared" / "corpus")
+    (work / "test_dumps").mkdir()
+    shutil.copy(tiny_corpus / "bay-news__0.tsv", work / "test_dumps")
+    monkeypatch.chdir(work)
+    return work
+
+
+def test_the_readme_has_the_examples_these_tests_run():
+    assert len(readme_examples()) == 3
+
+
+def test_readme_python_api_example_runs(workspace):
+    namespace: dict = {}
+    # Two folds, not five: the same code, in half the time.
+    example = readme_examples()[0].replace("cv=5", "cv=2")
+    assert "cv=2" in example
+    exec(compile(example, "README.md", "exec"), namespace)
+    assert namespace["run"].labeled == 3 and not namespace["run"].failed
+    assert sorted(p.name for p in (workspace / "out").iterdir()) == ["a.tsv", "b.tsv", "c.tsv"]
+    assert namespace["articles"].startswith("Council approves new bridge")
+    assert namespace["metadata"]["cv"]["folds"] == 2
+    assert 0 <= namespace["scores"]["macro_f1"] <= 1
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
+def test_readme_dask_example_runs(workspace):
+    import pandas as pd
+
+    pytest.importorskip("distributed")
+    frame = pd.DataFrame({"doc_id": "a", "text": DUMP.splitlines()})
+    frame.to_parquet(workspace / "dumps" / "part-0.parquet")
+    # One worker, not four (the test machine's cores are shared), and no dashboard port.
+    example = readme_examples()[1].replace(
+        "n_workers=4,", "n_workers=1, dashboard_address=':0', silence_logs=50,"
+    )
+    assert "n_workers=1" in example
+    namespace: dict = {"model": api.load_model()}
+    try:
+        exec(compile(example, "README.md", "exec"), namespace)
+        assert len(namespace["pairs"].compute()) == 3  # (lazy: computed on the cluster)
+    finally:
+        if "client" in namespace:
+            namespace["client"].cluster.close()
+            namespace["client"].close()
+    assert len(pd.read_parquet(workspace / "labeled")) == 5
+    assert namespace["run"].labeled == 3
+
+
+def test_readme_scikit_learn_example_runs(workspace):
+    namespace: dict = {}
+    # The result kept for a look; two folds, not five, in the same code.
+    example = readme_examples()[2].replace("\ncross_validate(", "\nresult = cross_validate(")
+    example = example.replace("GroupKFold(5)", "GroupKFold(2)")
+    exec(compile(example, "README.md", "exec"), namespace)
+    assert len(namespace["result"]["test_score"]) == 2

@@ -113,21 +113,44 @@ def label_frame(
     proba: bool = True,
 ) -> pd.DataFrame:
     """A copy of ``frame`` (columns ``doc_id``, ``text``; rows of a document in page order)
-    with the predicted ``label`` and one ``proba_<label>`` column per label (``proba=False``
-    leaves them out, and saves the model a pass over the paragraphs)."""
+    with the predicted ``label`` and one ``proba_<label>`` column per label, in the label
+    order of the reports (``proba=False`` leaves them out, and saves the model a pass over the
+    paragraphs). A ``label`` column ``frame`` has already (its true labels) is kept as
+    ``true_label``. Every ``text`` must be a string: a missing one (None, NaN) is an error."""
     labeler = _model(model)
+    _check_texts(frame)
     work = frame.copy()
     if "doc_id" not in work.columns:
         work["doc_id"] = "0"
+    if "label" in work.columns and TRUE_LABEL not in work.columns:
+        work = work.rename(columns={"label": TRUE_LABEL})
     work = work.reset_index(drop=True)
     paragraphs = work[["doc_id", "text"]]
     if proba:
         work["label"], probabilities = labeler.predict_with_proba(paragraphs)
-        for index, label in enumerate(labeler.classes_):
-            work[f"proba_{label}"] = probabilities[:, index]
+        classes = list(map(str, labeler.classes_))
+        for label in ordered_labels(classes):
+            work[f"proba_{label}"] = probabilities[:, classes.index(label)]
     else:
         work["label"] = labeler.predict(paragraphs)
     return work
+
+
+TRUE_LABEL = "true_label"
+"""Column of :func:`label_frame`'s result holding the labels its input already had."""
+
+
+def _check_texts(frame: pd.DataFrame) -> None:
+    """Refuse a frame without a ``text`` column of strings, naming the first bad row."""
+    if "text" not in frame.columns:
+        raise NewssegError("the frame has no 'text' column (and needs 'doc_id' and 'text')")
+    for position, (row, text) in enumerate(zip(frame.index, frame["text"], strict=True)):
+        if not isinstance(text, str):
+            raise NewssegError(
+                f"row {position} (index {row!r}) has text {text!r} of type "
+                f"{type(text).__name__}, not a string: drop or fill such rows first "
+                "(e.g. frame.dropna(subset=['text']))"
+            )
 
 
 def label_confidence(labeled: pd.DataFrame) -> np.ndarray:
@@ -148,7 +171,9 @@ def label_paragraphs(
 def label_dump(
     path: str | Path, model: ParagraphLabeler | str | Path | None = None, encoding: str = "utf-8"
 ) -> pd.DataFrame:
-    """Label a dump file (``*.txt``), a labeled dump (its text column) or a table."""
+    """Label a dump file (``*.txt``), a labeled dump or a table: the reader's columns (see
+    :mod:`newsseg.dataset`) with the predicted ``label`` and ``proba_<label>``; the labels a
+    labeled dump or table has are kept as ``true_label`` (None where a line has none)."""
     labeler = _model(model)
     frame = dataset.read_input(
         path,
@@ -157,7 +182,9 @@ def label_dump(
         encoding=encoding,
         label_hint=PREDICT_LABEL_HINT,
     )
-    return label_frame(frame.drop(columns="label"), labeler)
+    if frame["label"].isna().all():
+        frame = frame.drop(columns="label")  # a dump: no labels to keep
+    return label_frame(frame, labeler)
 
 
 BATCH_DOCUMENTS = 32
