@@ -449,3 +449,50 @@ def test_readme_scikit_learn_example_runs(workspace):
     example = example.replace("GroupKFold(5)", "GroupKFold(2)")
     exec(compile(example, "README.md", "exec"), namespace)
     assert len(namespace["result"]["test_score"]) == 2
+
+
+# --------------------------------------------------------------------------- the command line
+
+COMMANDS = ["train", "evaluate", "predict", "cv", "inspect"]
+
+
+def help_text(*args: str) -> str:
+    result = runner.invoke(app, [*args, "--help"], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_version_is_one_version_everywhere():
+    import newsseg
+
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(r'^version = "(.*)"$', pyproject, flags=re.M).group(1) == newsseg.__version__
+    assert newsseg.__version__ == "0.5.0"
+    result = run("--version")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"newsseg {newsseg.__version__}")
+    assert "shipped model trained by newsseg " in result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_shows_clean_metavars(command):
+    text = help_text(command)
+    assert not re.search(r"<[a-z]|\{[a-z]", text), text  # no <list[str]>, <path>, {paths}
+    assert "PATH" in text or "MODEL" in text
+
+
+def test_command_list_is_not_cut_mid_sentence():
+    text = help_text()
+    commands = text[text.index("Commands:") :]
+    assert "..." not in commands and "…" not in commands
+    for command in COMMANDS:
+        assert re.search(rf"^  {command}\s+\S.*\.$", commands, flags=re.M), commands
+
+
+def test_help_paragraphs_are_reflowed_not_broken_where_the_source_is():
+    text = " ".join(help_text("cv").split())
+    assert "mean ± std per metric and per label, and a learning curve" in text
+
+
+def test_dask_help_keeps_the_extra_in_brackets():
+    assert "pip install 'newsseg[dask]'" in " ".join(help_text("predict").split())

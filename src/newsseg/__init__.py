@@ -28,7 +28,7 @@ if TYPE_CHECKING:
         train,
     )
 
-__version__ = "0.1.0"
+__version__ = "0.5.0"
 
 __all__ = [
     "LABELS",

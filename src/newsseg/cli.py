@@ -32,7 +32,79 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: paragraphs reflowed to the terminal (rich keeps the docstrings' line
+    # breaks), and no markup to eat brackets such as 'newsseg[dask]'.
+    rich_markup_mode=None,
 )
+
+
+class HelpCommand(typer.core.TyperCommand):
+    """A command whose help names each argument by its metavar alone, as click does
+    (``PATH...``, ``[MODEL]``), not typer's ``{paths}...`` and ``<list[str]>``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if isinstance(param, typer.core.TyperArgument) and param.metavar:
+                param.display_type_rich = _no_type  # type: ignore[method-assign]
+                param._usage_display_name = functools.partial(_usage_name, param)  # type: ignore[method-assign]
+
+
+def _no_type(ctx: object) -> None:
+    return None
+
+
+def _usage_name(param: typer.core.TyperArgument) -> str:
+    name = f"{param.metavar}..." if param.nargs != 1 else str(param.metavar)
+    return name if param.required else f"[{name}]"
+
+
+def _show_version(show: bool) -> None:
+    if show:
+        typer.echo(version_line())
+        raise typer.Exit()
+
+
+def version_line() -> str:
+    """``newsseg X.Y.Z``, and the newsseg version that trained the shipped model (read from
+    its metadata file: no scikit-learn import)."""
+    from newsseg import __version__
+
+    line = f"newsseg {__version__}"
+    trained_by = _shipped_model_version()
+    return line + (f" (shipped model trained by newsseg {trained_by})" if trained_by else "")
+
+
+def _shipped_model_version() -> str | None:
+    import json
+    from importlib import resources
+
+    from newsseg.config import DEFAULT_MODEL_NAME, DEFAULT_MODEL_PACKAGE
+
+    name = Path(DEFAULT_MODEL_NAME).stem + ".meta.json"
+    try:
+        text = resources.files(DEFAULT_MODEL_PACKAGE).joinpath(name).read_text("utf-8")
+    except (ModuleNotFoundError, OSError):  # an editable install maps only src/
+        try:
+            text = (Path(__file__).resolve().parents[2] / "models" / name).read_text("utf-8")
+        except OSError:
+            return None
+    return json.loads(text).get("newsseg_version")
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help="Show the version of newsseg (and of the shipped model's trainer) and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Label every paragraph of news-page dumps as headline, body, legal or teaser."""
 
 
 class OutputFormat(str, Enum):
@@ -50,21 +122,27 @@ class GroupBy(str, Enum):
 Paths = Annotated[
     list[str],
     typer.Argument(
-        help="Files, folders (searched recursively) or '-' for standard input.", show_default=False
+        help="Files, folders (searched recursively) or '-' for standard input.",
+        metavar="PATH",
+        show_default=False,
     ),
 ]
 OptionalPaths = Annotated[
     list[str] | None,
     typer.Argument(
         help="Files, folders (searched recursively) or '-' for standard input.",
-        metavar="PATH...",
+        metavar="PATH",
         show_default=False,
     ),
 ]
 ModelOption = Annotated[
     Path | None,
     typer.Option(
-        "--model", "-m", help="Model file (.skops). Default: the shipped model.", show_default=False
+        "--model",
+        "-m",
+        help="Model file (.skops). Default: the shipped model.",
+        metavar="MODEL",
+        show_default=False,
     ),
 ]
 TrustPickle = Annotated[
@@ -75,7 +153,9 @@ TrustPickle = Annotated[
         "use only with files from a source you trust.",
     ),
 ]
-Encoding = Annotated[str, typer.Option("--encoding", help="Text encoding of the inputs.")]
+Encoding = Annotated[
+    str, typer.Option("--encoding", help="Text encoding of the inputs.", metavar="NAME")
+]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
 NoSequence = Annotated[
     bool,
@@ -92,7 +172,8 @@ Quiet = Annotated[
     ),
 ]
 JsonPath = Annotated[
-    Path | None, typer.Option("--json", help="Also write the results as JSON to this file.")
+    Path | None,
+    typer.Option("--json", help="Also write the results as JSON to this file.", metavar="FILE"),
 ]
 
 
@@ -140,16 +221,22 @@ def _quiet_stdout() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-@app.command()
+@app.command(cls=HelpCommand, short_help="Train a model on labeled dumps and save it.")
 @reports_errors
 def train(
     paths: Paths,
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Where to write the model (.skops).")
+        Path,
+        typer.Option("--output", "-o", help="Where to write the model (*.skops).", metavar="MODEL"),
     ],
     cv: Annotated[
         int | None,
-        typer.Option("--cv", min=2, help="Also score K-fold cross-validation grouped by site."),
+        typer.Option(
+            "--cv",
+            min=2,
+            help="Also score K-fold cross-validation grouped by site.",
+            metavar="K",
+        ),
     ] = None,
     ablation: Annotated[
         bool,
@@ -160,7 +247,10 @@ def train(
         ),
     ] = False,
     labels: Annotated[
-        str, typer.Option("--labels", help="Comma-separated label set the data may use.")
+        str,
+        typer.Option(
+            "--labels", help="Comma-separated label set the data may use.", metavar="L1,L2,..."
+        ),
     ] = ",".join(LABELS),
     encoding: Encoding = "utf-8",
     force: Force = False,
@@ -193,19 +283,20 @@ def train(
         typer.echo("\n" + ablation_table(metadata["ablation"]))
 
 
-@app.command()
+@app.command(cls=HelpCommand, short_help="Score a model on labeled dumps.")
 @reports_errors
 def evaluate(
     paths: Paths,
     model: ModelOption = None,
     json_path: Annotated[
         Path | None,
-        typer.Option("--json", help="Also write the scores as JSON to this file."),
+        typer.Option("--json", help="Also write the scores as JSON to this file.", metavar="FILE"),
     ] = None,
     report_dir: Annotated[
         Path | None,
         typer.Option(
             "--report",
+            metavar="DIR",
             help="Also write report.html (self-contained), report.md, confusion.png and "
             "errors.csv (every misclassified paragraph) into this folder.",
         ),
@@ -254,7 +345,7 @@ def evaluate(
         typer.echo(f"wrote the report to {report_dir}", err=True)
 
 
-@app.command()
+@app.command(cls=HelpCommand, short_help="Label every paragraph of dumps, labeled dumps or tables.")
 @reports_errors
 def predict(
     paths: OptionalPaths = None,
@@ -262,11 +353,14 @@ def predict(
     output_dir: Annotated[
         Path | None,
         typer.Option(
-            "--output-dir", "-o", help="Write one file per input document here, not to stdout."
+            "--output-dir",
+            "-o",
+            help="Write one file per input document here, not to stdout.",
+            metavar="DIR",
         ),
     ] = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="Output format.")
+        OutputFormat, typer.Option("--format", help="Output format.", metavar="tsv|jsonl|csv")
     ] = OutputFormat.tsv,
     proba: Annotated[
         bool, typer.Option("--proba", help="Add per-label probabilities (jsonl, csv).")
@@ -276,7 +370,7 @@ def predict(
         typer.Option(
             "--article",
             help="Write only the headline and body lines, in order, as plain text "
-            "(DIR/<name>.txt with -o).",
+            "(DIR/NAME.txt with -o).",
         ),
     ] = False,
     files_from: Annotated[
@@ -309,13 +403,18 @@ def predict(
     jobs: Annotated[
         int,
         typer.Option(
-            "--jobs", "-j", min=1, help="Worker processes that read and label batches of inputs."
+            "--jobs",
+            "-j",
+            min=1,
+            help="Worker processes that read and label batches of inputs.",
+            metavar="N",
         ),
     ] = 1,
     dask_scheduler: Annotated[
         str | None,
         typer.Option(
             "--dask-scheduler",
+            metavar="ADDRESS",
             help="Label the batches on the Dask cluster at this address ('local' starts one "
             "of --jobs workers). Needs pip install 'newsseg[dask]'.",
             show_default=False,
@@ -325,6 +424,7 @@ def predict(
         float | None,
         typer.Option(
             "--min-confidence",
+            metavar="P",
             min=0.0,
             max=1.0,
             help="Mark paragraphs whose label has a lower probability for review "
@@ -384,39 +484,51 @@ def predict(
         raise typer.Exit(ERROR_EXIT)
 
 
-@app.command()
+@app.command(cls=HelpCommand, short_help="Cross-validate a new model, grouped by site or document.")
 @reports_errors
 def cv(
     paths: Paths,
-    folds: Annotated[int, typer.Option("--folds", "-k", min=2, help="Number of folds.")] = 5,
+    folds: Annotated[
+        int, typer.Option("--folds", "-k", min=2, help="Number of folds.", metavar="K")
+    ] = 5,
     group_by: Annotated[
         GroupBy,
         typer.Option(
-            "--group-by", help="Keep each site (or each document) on one side of every split."
+            "--group-by",
+            help="Keep each site (or each document) on one side of every split.",
+            metavar="site|doc",
         ),
     ] = GroupBy.site,
     curve_points: Annotated[
         int,
         typer.Option(
             "--curve-points",
+            metavar="N",
             min=1,
             help="Points of the learning curve: each fold is also trained on 1/N, 2/N, ... "
             "of its training groups (1: no curve).",
         ),
     ] = 4,
     plot: Annotated[
-        Path | None, typer.Option("--plot", help="Write the learning curve to this PNG file.")
+        Path | None,
+        typer.Option(
+            "--plot", help="Write the learning curve to this PNG file.", metavar="FILE.png"
+        ),
     ] = None,
     report_dir: Annotated[
         Path | None,
         typer.Option(
             "--report",
+            metavar="DIR",
             help="Write cv.html, cv.md, cv.json, learning_curve.png and confusion.png here.",
         ),
     ] = None,
     json_path: JsonPath = None,
     labels: Annotated[
-        str, typer.Option("--labels", help="Comma-separated label set the data may use.")
+        str,
+        typer.Option(
+            "--labels", help="Comma-separated label set the data may use.", metavar="L1,L2,..."
+        ),
     ] = ",".join(LABELS),
     encoding: Encoding = "utf-8",
     force: Annotated[
@@ -446,15 +558,22 @@ def cv(
     typer.echo(cv_table(result))
 
 
-@app.command()
+@app.command(cls=HelpCommand, short_help="Show a model's metadata and strongest features.")
 @reports_errors
 def inspect(
     model: Annotated[
         Path | None,
-        typer.Argument(help="Model file (.skops). Default: the shipped model.", show_default=False),
+        typer.Argument(
+            help="Model file (.skops). Default: the shipped model.",
+            metavar="MODEL",
+            show_default=False,
+        ),
     ] = None,
     top: Annotated[
-        int, typer.Option("--top", "-n", min=1, help="Strongest features to list per label.")
+        int,
+        typer.Option(
+            "--top", "-n", min=1, help="Strongest features to list per label.", metavar="N"
+        ),
     ] = TOP_FEATURES,
     json_path: JsonPath = None,
     trust_pickle: TrustPickle = False,
