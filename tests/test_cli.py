@@ -307,7 +307,7 @@ def test_inspect_shows_metadata_and_top_features(tiny_model_path, tmp_path):
     result = run("inspect", str(tiny_model_path), "--top", "3", "--json", str(tmp_path / "i.json"))
     assert result.exit_code == 0, result.output
     assert "labels       headline, body, legal, teaser" in result.stdout
-    assert "strongest features towards legal:" in result.stdout
+    assert "strongest text features towards legal (text model weights):" in result.stdout
     assert "no cross-validation scores" in result.stdout
     info = json.loads((tmp_path / "i.json").read_text(encoding="utf-8"))
     assert len(info["training_data"]["sha256"]) == 64

@@ -496,3 +496,37 @@ def test_help_paragraphs_are_reflowed_not_broken_where_the_source_is():
 
 def test_dask_help_keeps_the_extra_in_brackets():
     assert "pip install 'newsseg[dask]'" in " ".join(help_text("predict").split())
+
+
+# --------------------------------------------------------------------------- inspect
+
+
+def test_text_features_with_spaces_are_quoted():
+    from newsseg.report import feature_label
+
+    assert feature_label("words__rights reserved") == 'words__"rights reserved"'
+    assert feature_label("chars__ ©") == 'chars__" ©"'
+    assert feature_label("words__bridge") == "words__bridge"
+
+
+def test_stage_two_names_match_its_columns_and_shares_sum_to_one(tiny_model):
+    import pandas as pd
+
+    frame = pd.DataFrame({"doc_id": "a", "text": DUMP.splitlines()})
+    names = tiny_model.stage_two_feature_names()
+    assert len(names) == tiny_model.stage_two_features(frame).shape[1] == len(set(names))
+    assert any(name.startswith("layout__") for name in names)
+    shares = tiny_model.cue_importances()
+    assert set(shares) == {"headline", "body", "legal", "teaser"}
+    for per_feature in shares.values():
+        assert sum(per_feature.values()) == pytest.approx(1.0)
+
+
+def test_inspect_shows_the_cues_that_decide_each_label(tiny_model_path, tmp_path):
+    result = run("inspect", tiny_model_path, "--top", "3", "--json", tmp_path / "i.json")
+    assert result.exit_code == 0, result.output
+    assert "cues that decide headline (share of the booster's split gain):" in result.stdout
+    cues = json.loads((tmp_path / "i.json").read_text(encoding="utf-8"))["top_cues"]
+    assert list(cues) == ["headline", "body", "legal", "teaser"]
+    assert all(1 <= len(items) <= 3 for items in cues.values())
+    assert cues["headline"][0]["feature"] in result.stdout

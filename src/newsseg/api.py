@@ -498,7 +498,10 @@ def inspect_model(
 ) -> dict:
     """What a model file is: where it is, versions, label set, settings, training data (hash,
     documents, paragraphs), cross-validation scores, the ablation table when it was trained
-    with one, and the ``top`` strongest features towards each label."""
+    with one, the ``top`` strongest text features towards each label (``top_features``: the
+    text model's weights) and the ``top`` stage-two cues that decide each label
+    (``top_cues``: layout, position, topic and context features by their share of the
+    booster's split gain for that label)."""
     path = default_model_path() if model is None else Path(model)
     labeler, metadata = _load_model_file(path, trust_pickle=trust_pickle)
     cv = metadata.get("cv") or None
@@ -525,7 +528,19 @@ def inspect_model(
             label: [{"feature": name, "weight": weight} for name, weight in features]
             for label, features in labeler.top_features(top).items()
         },
+        "top_cues": {
+            label: [
+                {"feature": name, "share": share}
+                for name, share in sorted(shares.items(), key=lambda item: -item[1])[:top]
+                if share > 0
+            ]
+            for label, shares in _ordered(labeler.cue_importances()).items()
+        },
     }
+
+
+def _ordered(per_label: dict[str, Any]) -> dict[str, Any]:
+    return {label: per_label[label] for label in ordered_labels(per_label)}
 
 
 # --------------------------------------------------------------------------- predict

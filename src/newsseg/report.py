@@ -170,9 +170,24 @@ def inspect_table(info: dict) -> str:
     if info.get("ablation"):
         lines += ["", ablation_table(info["ablation"])]
     for label, features in info["top_features"].items():
-        lines += ["", f"strongest features towards {label}:"]
-        lines += [f"  {item['weight']:>8.3f}  {item['feature']}" for item in features]
+        lines += ["", f"strongest text features towards {label} (text model weights):"]
+        lines += [
+            f"  {item['weight']:>8.3f}  {feature_label(item['feature'])}" for item in features
+        ]
+    for label, cues in info.get("top_cues", {}).items():
+        lines += ["", f"cues that decide {label} (share of the booster's split gain):"]
+        lines += [f"  {item['share']:>8.1%}  {item['feature']}" for item in cues]
     return "\n".join(lines)
+
+
+def feature_label(name: str) -> str:
+    """A text feature's name for people: its n-gram quoted when it holds a space (or starts
+    or ends with one), so that ``words__rights reserved`` reads ``words__"rights reserved"``
+    and a character n-gram's edges show."""
+    step, separator, term = name.partition("__")
+    if not separator or not any(character.isspace() for character in term):
+        return name
+    return f"{step}__{json.dumps(term, ensure_ascii=False)}"
 
 
 def write_json(path: str | Path, data: dict) -> None:
