@@ -233,6 +233,7 @@ def test_evaluate_report_lists_exactly_the_misclassified_paragraphs(
     assert sorted(p.name for p in out.iterdir()) == [
         "confusion.png",
         "errors.csv",
+        "reliability.png",
         "report.html",
         "report.md",
     ]
@@ -241,7 +242,7 @@ def test_evaluate_report_lists_exactly_the_misclassified_paragraphs(
     assert len(errors) >= 6  # the relabeled teasers at least
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "data:image/png;base64," in page
-    assert f"Misclassified paragraphs ({len(errors)})" in page
+    assert f"Misclassified paragraphs ({len(errors)} in " in page
     markdown = (out / "report.md").read_text(encoding="utf-8")
     assert "## Per site" in markdown and "## Worst documents" in markdown
     assert "## Per source" not in markdown  # no manifest here

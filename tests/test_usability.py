@@ -530,3 +530,108 @@ def test_inspect_shows_the_cues_that_decide_each_label(tiny_model_path, tmp_path
     assert list(cues) == ["headline", "body", "legal", "teaser"]
     assert all(1 <= len(items) <= 3 for items in cues.values())
     assert cues["headline"][0]["feature"] in result.stdout
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def site_evaluation(sites: int = 30, wrong_sites: int = 2):
+    """An evaluation of ``sites`` one-document sites, the first ``wrong_sites`` with one
+    teaser labeled body."""
+    import pandas as pd
+
+    from newsseg import evaluate
+
+    rows = []
+    for n in range(sites):
+        doc = f"site{n:02d}__1"
+        for line, (label, text) in enumerate(
+            [("headline", f"Title {n}"), ("body", "Body <b>text</b>."), ("teaser", "Other")], 1
+        ):
+            predicted = "body" if label == "teaser" and n < wrong_sites else label
+            rows.append(
+                (doc, text, label, f"/abs/corpus/{doc}.tsv", line, f"site{n:02d}", predicted)
+            )
+    frame = pd.DataFrame(
+        rows, columns=["doc_id", "text", "label", "source", "line", "site", evaluate.PREDICTED]
+    )
+    frame[evaluate.CONFIDENCE] = 0.9
+    return evaluate.evaluation(frame)
+
+
+def test_per_site_table_shows_the_worst_and_folds_the_rest():
+    from newsseg import report
+
+    page = report.render_html(report.evaluation_report(site_evaluation()))
+    section = page[page.index("<h2>Per site</h2>") : page.index("<h2>Worst documents")]
+    shown, folded = section.split("<details>")
+    assert shown.count("<tr><td") == 2 and "site00" in shown and "site01" in shown
+    assert "<summary>28 more sites, every paragraph right</summary>" in folded
+    assert folded.count("<tr><td") == 28
+    text = report.render_markdown(report.evaluation_report(site_evaluation()))
+    assert "<details>\n<summary>28 more sites, every paragraph right</summary>" in text
+
+
+def test_errors_are_grouped_by_document_in_context_with_coloured_escaped_labels():
+    from newsseg import report
+
+    page = report.render_html(report.evaluation_report(site_evaluation()))
+    errors = page[page.index("<h2>Misclassified paragraphs (2 in 2 documents)</h2>") :]
+    assert errors.count("<details open>") == 2
+    assert "<summary>site00__1.tsv (site site00): 1 of 3 paragraphs wrong</summary>" in errors
+    assert "/abs/corpus" not in errors  # paths below the report's common folder
+    assert '<tr class="wrong">' in errors and '<span class="label l-teaser">teaser</span>' in errors
+    assert "Body &lt;b&gt;text&lt;/b&gt;." in errors  # the document around the error, escaped
+
+
+def test_small_shares_are_not_rounded_to_zero():
+    from newsseg.plots import share_text
+
+    assert [share_text(v) for v in (0, 1 / 472, 0.5, 471 / 472, 1)] == [
+        "0%",
+        "<1%",
+        "50%",
+        ">99%",
+        "100%",
+    ]
+
+
+def test_reliability_diagram_is_a_png():
+    import numpy as np
+
+    from newsseg.plots import reliability_figure, reliability_png
+
+    confidence = np.array([0.95, 0.95, 0.55, 0.3])
+    correct = np.array([True, True, False, True])
+    assert reliability_png(confidence, correct).startswith(b"\x89PNG\r\n\x1a\n")
+    title = reliability_figure(confidence, correct).axes[0].get_title()
+    # |0.95 - 1| * 2/4 + |0.55 - 0| * 1/4 + |0.3 - 1| * 1/4 = 0.3375
+    assert title == "Reliability (expected calibration error 0.338)"
+
+
+def test_the_report_names_the_model(tiny_corpus, tiny_model_path, tmp_path):
+    result = run("evaluate", tiny_corpus, "-m", tiny_model_path, "--report", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
+    assert f"Model: {tiny_model_path} (trained by newsseg 0.5.0; on 12 documents" in text
+    assert "training data SHA-256 " in text and "no cross-validation scores recorded" in text
+    assert (tmp_path / "r" / "reliability.png").is_file()
+
+
+def test_model_provenance_names_its_cross_validation():
+    from newsseg.api import model_provenance
+
+    metadata = {
+        "newsseg_version": "0.5.0",
+        "training_data": {"documents": 128, "sha256": "bb2de4f1" + "0" * 56},
+        "cv": {
+            "folds": 5,
+            "group_by": "site",
+            "per_fold": {"macro_f1": {"mean": 0.889, "std": 0.056}},
+            "pooled": {"macro_f1": 0.905},
+        },
+    }
+    assert model_provenance(metadata) == (
+        " (trained by newsseg 0.5.0; on 128 documents (training data SHA-256 bb2de4f10000); "
+        "its 5-fold CV by site: macro-F1 0.889 ± 0.056 over folds, 0.905 pooled)"
+    )

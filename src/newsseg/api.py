@@ -422,11 +422,13 @@ def evaluate_report(
     ``confusion.png`` and ``errors.csv`` (every misclassified paragraph) into ``report_dir``.
     Returns the :class:`~newsseg.evaluate.Evaluation`; its ``scores`` are what
     :func:`evaluate_model` returns."""
+    metadata: dict = {}
     if isinstance(model, ParagraphLabeler):
         labeler, model_name = model, "a model given in Python"
     else:
-        labeler = load_model(model, trust_pickle=trust_pickle)
+        labeler, metadata = _load_model_file(model, trust_pickle=trust_pickle)
         model_name = "the shipped default model" if model is None else str(model)
+    model_name += model_provenance(metadata)
     if no_sequence:
         labeler = clone_with(labeler, sequence="none")
         model_name += " (no sequence decoding)"
@@ -437,6 +439,31 @@ def evaluate_report(
     context = [f"Model: {model_name}.", f"Data: {', '.join(map(str, paths))}."]
     write_evaluation_report(report_dir, result, context)
     return result
+
+
+def model_provenance(metadata: dict) -> str:
+    """Where a model came from, for a report: the newsseg that trained it, its training
+    data (documents and the start of its SHA-256) and its cross-validation scores."""
+    if not metadata:
+        return ""
+    parts = [f"trained by newsseg {metadata.get('newsseg_version') or 'unknown'}"]
+    data = metadata.get("training_data") or {}
+    if data:
+        parts.append(
+            f"on {data.get('documents', '?')} documents "
+            f"(training data SHA-256 {str(data.get('sha256', '?'))[:12]})"
+        )
+    cv = metadata.get("cv") or {}
+    macro = (cv.get("per_fold") or {}).get("macro_f1")
+    if macro:
+        parts.append(
+            f"its {cv.get('folds')}-fold CV by {cv.get('group_by')}: macro-F1 "
+            f"{macro['mean']:.3f} ± {macro['std']:.3f} over folds, "
+            f"{cv['pooled']['macro_f1']:.3f} pooled"
+        )
+    else:
+        parts.append("no cross-validation scores recorded")
+    return " (" + "; ".join(parts) + ")"
 
 
 # --------------------------------------------------------------------------- cross-validate
