@@ -757,7 +757,9 @@ def predict(
         close = getattr(results, "close", None)
         if close is not None:
             close()  # stop the workers when an error ends the run
-        paragraph_steps.close()  # type: ignore[attr-defined]
+        close_steps = getattr(paragraph_steps, "close", None)
+        if close_steps is not None:
+            close_steps()  # ends the paragraphs' bar
     return PredictionRun(
         inputs=len(inputs),
         written=sink.written,

@@ -17,7 +17,9 @@ Item = TypeVar("Item")
 
 
 class Track(Protocol):
-    """Yield ``items`` unchanged while reporting progress under ``description``."""
+    """Yield ``items`` unchanged while reporting progress under ``description``. ``items``
+    may be a generator that does the work as it is drawn from, or has no end (a running
+    count, with no ``total``): yield each item as it comes, never gather them first."""
 
     def __call__(
         self, items: Iterable[Item], description: str, total: int | None = None
