@@ -120,7 +120,7 @@ def reliability_figure(
     ece = expected_calibration_error(confidence, correct, bins)
     axes.set_xlim(0, 1)
     axes.set_ylim(0, 1.08)
-    axes.set_xlabel("confidence (probability of the chosen label)")
+    axes.set_xlabel("confidence (the largest label probability)")
     axes.set_ylabel("share of paragraphs labeled right")
     axes.set_title(f"Reliability (expected calibration error {ece:.3f})")
     axes.legend(loc="upper left")

@@ -309,8 +309,8 @@ def evaluation_report(evaluation: Evaluation, context: Sequence[str] = ()) -> Re
         (
             "Reliability",
             [
-                f"Paragraphs in {CALIBRATION_BINS} bins of confidence (the probability of the "
-                "chosen label): how often the label is right in each, against the diagonal "
+                f"Paragraphs in {CALIBRATION_BINS} bins of confidence (the largest label "
+                "probability): how often the label is right in each, against the diagonal "
                 "of perfect calibration.",
                 reliability,
             ],
