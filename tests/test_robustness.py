@@ -417,7 +417,7 @@ def test_predictions_are_never_half_written(dump, tmp_path, tiny_model_path, ful
 def test_json_report_is_never_half_written(tmp_path, tiny_corpus, tiny_model_path, full_disk):
     report = tmp_path / "scores.json"
     report.write_text("old", encoding="utf-8")
-    result = run("evaluate", tiny_corpus, *model_args(tiny_model_path), "--json", report)
+    result = run("evaluate", tiny_corpus, *model_args(tiny_model_path), "--json", report, "--force")
     assert_one_line_error(result, "scores.json: cannot write: No space left on device")
     assert names(tmp_path) == ["scores.json"]
     assert report.read_text(encoding="utf-8") == "old"

@@ -331,7 +331,7 @@ def evaluation_report(evaluation: Evaluation, context: Sequence[str] = ()) -> Re
     sections.append(
         (
             f"Misclassified paragraphs ({len(evaluation.errors)} in {documents} documents)",
-            error_blocks(evaluation, root),
+            misclassified_blocks(evaluation, root),
         )
     )
     return Report("newsseg evaluation report", sections)
@@ -354,7 +354,7 @@ def site_blocks(sites: list[dict]) -> list[Block]:
     return blocks
 
 
-def error_blocks(evaluation: Evaluation, root: str | None) -> list[Block]:
+def misclassified_blocks(evaluation: Evaluation, root: str | None) -> list[Block]:
     """Every misclassified paragraph in the context of its document (the worst documents
     first, the first few unfolded): the document's paragraphs with their labels, the wrong
     ones marked; documents beyond :data:`CONTEXT_DOCUMENTS` in a table."""
