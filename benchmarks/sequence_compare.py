@@ -99,9 +99,8 @@ def fold_results(labeler_params: dict, train, test, with_crf: bool) -> tuple[dic
     data = timed("feature stages (shared)", lambda: labeler.stage_two_data(train[TEXT], y))
     timed("booster + chain", lambda: labeler.fit_stage_two(data))
     labeler.calibration_share = CALIBRATION_SHARE
-    held, held_slices, held_truth = timed(
-        "calibration holdout booster", lambda: labeler.holdout_booster_proba(data)
-    )
+    held_out = timed("calibration holdout booster", lambda: labeler.holdout_booster_proba(data))
+    held, held_slices, held_truth = held_out.proba, held_out.doc_slices, held_out.truth
     labeler.temperature_ = timed(
         "chain temperature search",
         lambda: sequence.fit_temperature(

@@ -121,6 +121,39 @@ def test_train_with_cv_then_evaluate_with_json(tiny_corpus, tmp_path):
     assert set(scores["labels"]["body"]) == {"precision", "recall", "f1", "support"}
 
 
+def test_train_and_evaluate_use_only_the_selected_documents(tiny_corpus, tmp_path):
+    model_path = tmp_path / "m.skops"
+    params = ["--exclude", "site=daily-planet,bay-news", "--exclude", "site=river-times"]
+    result = run("train", str(tiny_corpus), "-o", str(model_path), *params)
+    assert result.exit_code == 0, result.output
+    assert "trained on 6 documents" in result.stdout
+    data = read_metadata(model_path)["training_data"]
+    assert data["selection"]["exclude"] == {"site": ["bay-news", "daily-planet", "river-times"]}
+    report = tmp_path / "scores.json"
+    only = ["--only", "site=bay-news"]
+    result = run("evaluate", str(tiny_corpus), "-m", str(model_path), "--json", str(report), *only)
+    assert result.exit_code == 0, result.output
+    assert json.loads(report.read_text(encoding="utf-8"))["documents"] == 2
+
+
+def test_train_weighs_documents_and_records_it(tiny_corpus, tmp_path):
+    model_path = tmp_path / "w.skops"
+    weight = ["--weight", "site=daily-planet,bay-news:teaser=0.5"]
+    result = run("train", str(tiny_corpus), "-o", str(model_path), *weight)
+    assert result.exit_code == 0, result.output
+    assert read_metadata(model_path)["training_data"]["weighting"] == [
+        {"column": "site", "values": ["bay-news", "daily-planet"], "label": "teaser", "weight": 0.5}
+    ]
+    result = run("train", str(tiny_corpus), "-o", str(tmp_path / "x.skops"), "--weight", "site=a")
+    assert result.exit_code == 2 and "'--weight'" in result.output
+
+
+def test_a_malformed_selection_is_a_usage_error(tiny_corpus, tmp_path):
+    result = run("cv", str(tiny_corpus), "--only", "colour=red")
+    assert result.exit_code == 2
+    assert "'--only'" in result.output and "not one of the manifest columns" in result.output
+
+
 def test_train_refuses_to_overwrite_without_force(tiny_corpus, tiny_model_path):
     before = tiny_model_path.read_bytes()
     result = run("train", str(tiny_corpus), "-o", str(tiny_model_path))

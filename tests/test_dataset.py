@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -197,12 +198,76 @@ def test_collections_come_from_the_manifest_source_column(tmp_path):
     )
     (tmp_path / "wcxb" / "news.example__1.tsv").write_text("headline\tT\n", encoding="utf-8")
     (tmp_path / "other__2.tsv").write_text("headline\tU\nbody\tV\n", encoding="utf-8")
-    frame = dataset.with_collections(dataset.read_documents([tmp_path], labeled=True))
+    frame = dataset.with_manifest_columns(dataset.read_documents([tmp_path], labeled=True))
     assert dict(zip(frame["doc_id"], frame["collection"], strict=True)) == {
         "news.example__1": "wcxb",
         "other__2": "",
     }
     assert frame["source"].str.endswith(".tsv").all()  # still the file each row came from
+
+
+def _tiered_corpus(root: Path) -> Path:
+    """Three documents of a manifest: one reviewed, two rules-tier from two sources."""
+    rows = [("a.example__1", "wcxb", "reviewed"), ("b.example__1", "fundus", "rules")]
+    rows.append(("c.example__1", "wcxb_articles", "rules"))
+    lines = ["doc_id,source,site,labels"]
+    for doc_id, source, tier in rows:
+        (root / source).mkdir(parents=True, exist_ok=True)
+        (root / source / f"{doc_id}.tsv").write_text("headline\tT\nbody\tB\n", encoding="utf-8")
+        lines.append(f"{doc_id},{source},{doc_id.split('__')[0]},{tier}")
+    (root / "manifest.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+def documents_of(frame: pd.DataFrame) -> set[str]:
+    return set(frame["doc_id"])
+
+
+def test_a_selection_keeps_tiers_and_drops_sources(tmp_path):
+    root = _tiered_corpus(tmp_path)
+    every = dataset.read_corpus([root])
+    assert dict(zip(every["doc_id"], every["tier"], strict=False))["a.example__1"] == "reviewed"
+    reviewed = dataset.read_corpus([root], selection=dataset.Selection.parse(["labels=reviewed"]))
+    assert documents_of(reviewed) == {"a.example__1"}
+    without = dataset.Selection.parse(exclude=["source=wcxb_articles"])
+    assert documents_of(dataset.read_corpus([root], selection=without)) == {
+        "a.example__1",
+        "b.example__1",
+    }
+    both = dataset.Selection.parse(["labels=rules", "source=fundus,wcxb"])
+    assert documents_of(dataset.read_corpus([root], selection=both)) == {"b.example__1"}
+    assert both.describe() == {
+        "only": {"labels": ["rules"], "source": ["fundus", "wcxb"]},
+        "exclude": {},
+    }
+
+
+@pytest.mark.parametrize(
+    ("only", "message"),
+    [
+        (["labels"], "is not COLUMN=VALUE"),
+        (["labels="], "is not COLUMN=VALUE"),
+        (["colour=red"], "is not one of the manifest columns"),
+    ],
+)
+def test_a_malformed_selection_names_its_parameter(only, message):
+    with pytest.raises(ValueError, match=f"^only: .*{message}"):
+        dataset.Selection.parse(only)
+
+
+def test_a_selection_that_leaves_nothing_or_needs_a_manifest_is_an_input_error(tmp_path):
+    root = _tiered_corpus(tmp_path / "corpus")
+    with pytest.raises(InputError, match="the selection leaves no documents"):
+        dataset.read_corpus([root], selection=dataset.Selection.parse(["labels=gold"]))
+    (tmp_path / "loose").mkdir()
+    (tmp_path / "loose" / "x__1.tsv").write_text("headline\tT\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"no manifest\.csv beside the inputs gives 'labels'"):
+        dataset.read_corpus(
+            [tmp_path / "loose"], selection=dataset.Selection.parse(["labels=reviewed"])
+        )
+    site = dataset.Selection.parse(exclude=["site=x"])  # the site needs no manifest
+    with pytest.raises(InputError, match="leaves no documents"):
+        dataset.read_corpus([tmp_path / "loose"], selection=site)
 
 
 # --------------------------------------------------------------------------- streaming
@@ -288,3 +353,29 @@ def test_csv_output_is_the_one_pandas_writes(tmp_path):
     documents = dataset.format_documents(frame, "tsv", [])
     assert [doc_id for doc_id, _ in documents] == ["a", "b", "c"]  # rows of "a" gathered
     assert documents[0][1] == 'headline\tHe said, "yes"\nbody\ttab\there\nteaser\t\n'
+
+
+def test_weights_by_tier_and_label_multiply(tmp_path):
+    root = _tiered_corpus(tmp_path)
+    frame = dataset.read_corpus([root])
+    weighting = dataset.Weighting.parse(["labels=rules:body=0.5", "source=fundus=0.2"])
+    keys = zip(frame["doc_id"], frame["label"], strict=True)
+    weights = dict(zip(keys, weighting.weights(frame), strict=True))
+    assert weights[("a.example__1", "body")] == 1.0  # reviewed
+    assert weights[("c.example__1", "body")] == 0.5
+    assert weights[("c.example__1", "headline")] == 1.0  # only body lines are weighed
+    assert weights[("b.example__1", "body")] == pytest.approx(0.1)
+    assert weights[("b.example__1", "headline")] == pytest.approx(0.2)
+    assert dataset.NO_WEIGHTING.weights(frame) is None
+    assert weighting.describe()[0] == {
+        "column": "labels",
+        "values": ["rules"],
+        "label": "body",
+        "weight": 0.5,
+    }
+
+
+@pytest.mark.parametrize("term", ["labels=rules", "labels=rules=-1", "labels=rules=x", "x=1=2"])
+def test_a_malformed_weight_names_its_parameter(term):
+    with pytest.raises(ValueError, match=r"^weight: "):
+        dataset.Weighting.parse([term])

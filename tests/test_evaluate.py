@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.dummy import DummyClassifier
 
-from newsseg import dataset, evaluate
+from newsseg import dataset, evaluate, report
 from newsseg.model import ParagraphLabeler
 
 from .conftest import TINY_PARAMS
@@ -73,6 +73,31 @@ def test_score_has_the_documented_keys():
     assert scores["macro_f1"] == pytest.approx((1 + 2 / 3 + 0) / 3)
 
 
+def test_error_blocks_count_runs_of_identical_errors_at_the_article_edges():
+    # d1: a rail of 7 teasers after the body taken for body (an edge block), one stray error.
+    # d2: 6 body lines inside the body taken for teasers (a block, not at an edge), and
+    # 6 body lines ending the body taken for teasers (an edge block, touching the last line).
+    d1 = [("headline", "T"), *[("body", "B")] * 4, *[("teaser", "X")] * 7, ("legal", "L")]
+    d1_guess = ["headline", "body", "teaser", "body", "body", *["body"] * 7, "legal"]
+    d2 = [("headline", "T"), *[("body", "B")] * 14]
+    d2_guess = ["headline", "body", *["teaser"] * 6, "body", *["teaser"] * 6]
+    frame = frame_of({"d1": d1, "d2": d2})
+    blocks = evaluate.error_blocks(frame, [*d1_guess, *d2_guess])
+    assert blocks == {
+        "errors": 20,
+        "block_min_lines": 6,
+        "in_blocks": 19,
+        "at_edges": 13,
+        "block_share": pytest.approx(19 / 20),
+        "edge_share": pytest.approx(13 / 20),
+    }
+    # Five identical errors are no block; a change of predicted label splits a run.
+    five = frame_of({"d": [("headline", "T"), *[("teaser", "X")] * 6]})
+    split = evaluate.error_blocks(five, ["headline", *["body"] * 5, "legal"])
+    assert (split["errors"], split["in_blocks"]) == (6, 0)
+    assert evaluate.score(five, ["headline", *["body"] * 6])["error_blocks"]["at_edges"] == 6
+
+
 def test_grouped_folds_never_share_a_site(tiny_corpus):
     frame = dataset.read_documents([tiny_corpus], labeled=True)
     for train, test in evaluate.grouped_folds(frame, 3):
@@ -92,6 +117,19 @@ def test_cross_validate_reports_mean_and_std(tiny_corpus):
     assert cv["pooled"]["paragraphs"] == len(frame)
     assert set(cv["per_fold"]["macro_f1"]) == {"mean", "std"}
     assert cv["pooled"]["labels"]["headline"]["f1"] == pytest.approx(1.0)
+    assert "tiers" not in cv  # no manifest names a tier
+
+
+def test_cross_validate_scores_each_label_tier_apart(tiny_corpus):
+    frame = dataset.read_documents([tiny_corpus], labeled=True)
+    reviewed = frame["site"].isin(["daily-planet", "metro-herald", "valley-post"])
+    frame["tier"] = np.where(reviewed, "reviewed", "rules")
+    cv = evaluate.cross_validate(ParagraphLabeler(**TINY_PARAMS), frame, folds=3)
+    assert set(cv["tiers"]) == {"reviewed", "rules"}
+    assert cv["tiers"]["reviewed"]["documents"] == cv["tiers"]["rules"]["documents"] == 6
+    total = sum(tier["confusion"]["matrix"][0][0] for tier in cv["tiers"].values())
+    assert total == cv["pooled"]["confusion"]["matrix"][0][0]  # headline hits, split in two
+    assert "by label tier" in report.cv_table(cv)
 
 
 def test_grouped_folds_by_document(tiny_corpus):

@@ -12,7 +12,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
 
-from newsseg import dataset, model, sequence
+from newsseg import dataset, model, sequence, structure
 from newsseg.binning import BinQuantiser
 from newsseg.errors import ModelError
 from newsseg.features import DOC_COLUMN
@@ -263,6 +263,62 @@ def test_components_can_be_switched_off(tiny_frame):
     dense_only = ParagraphLabeler(use_words=False, use_chars=False).fit(X, y)
     assert dense_only.classifier_ is None
     assert (dense_only.predict(X) == y.to_numpy()).mean() > 0.8
+
+
+def test_structure_cues_and_zones_add_columns_and_decode_each_page(tiny_frame):
+    X, y = tiny_frame[["doc_id", "text"]], tiny_frame["label"]
+    plain = ParagraphLabeler(**TINY_PARAMS, use_structure=False).fit(X, y)
+    both = ParagraphLabeler(**TINY_PARAMS, use_structure=True, zones=True).fit(X, y)
+    added = len(structure.SPAN_CUES) + len(structure.RHYTHM_CUES)
+    assert both.stage_two_features(X).shape[1] == plain.stage_two_features(X).shape[1] + added
+    assert both.log_transitions_.shape == (3 * 4, 3 * 4)
+    labels, proba = both.predict_with_proba(X)
+    assert (labels == y.to_numpy()).mean() > 0.9
+    assert np.allclose(proba.sum(axis=1), 1.0) and proba.shape == (len(X), 4)
+    body = labels == "body"  # one run of body lines per page
+    for part in model.document_slices(X["doc_id"]):
+        rows = np.flatnonzero(body[part])
+        assert len(rows) == 0 or rows[-1] - rows[0] + 1 == len(rows)
+
+
+def test_training_is_the_same_in_any_document_order_and_thread_count(tiny_frame):
+    from threadpoolctl import threadpool_limits
+
+    documents = model.document_slices(tiny_frame["doc_id"])
+    shuffled_order = np.random.default_rng(3).permutation(len(documents))
+    shuffled = pd.concat([tiny_frame.iloc[documents[i]] for i in shuffled_order])
+    X = tiny_frame[["doc_id", "text"]]
+    fits = []
+    reversed_documents = pd.concat([tiny_frame.iloc[part] for part in reversed(documents)])
+    for frame, threads in ((tiny_frame, 1), (shuffled, 2), (reversed_documents, 1)):
+        with threadpool_limits(limits=threads):
+            fitted = ParagraphLabeler(**TINY_PARAMS, use_structure=True).fit(
+                frame[["doc_id", "text"]], frame["label"]
+            )
+            fits.append(fitted.predict_with_proba(X))
+    for labels, proba in fits[1:]:
+        assert np.array_equal(labels, fits[0][0])
+        assert np.array_equal(proba, fits[0][1])
+
+
+def test_sample_weights_reach_the_booster_and_zero_weights_are_ignored(tiny_frame):
+    X, y = tiny_frame[["doc_id", "text"]], tiny_frame["label"].to_numpy()
+    # Teasers relabeled body on two sites: weighed 0 they are as if they were not there.
+    noisy = y.copy()
+    wrong = (y == "teaser") & tiny_frame["site"].isin(["daily-planet", "bay-news"]).to_numpy()
+    noisy[wrong] = "body"
+    weights = np.where(wrong, 0.0, 1.0)
+    data = ParagraphLabeler(**TINY_PARAMS).stage_two_data(X, noisy, weights)
+    assert data.weights is not None and len(data.weights) == len(data.labels)
+    assert data.weights[len(X) :].min() == 1.0  # composed rows weigh 1
+    assert data.weights[: len(X)].sum() == len(X) - wrong.sum()
+    weighed = ParagraphLabeler(**TINY_PARAMS).fit(X, noisy, weights)
+    unweighed = ParagraphLabeler(**TINY_PARAMS).fit(X, noisy)
+    teaser = list(weighed.classes_).index("teaser")
+    belief = [m.booster_proba(X)[wrong, teaser].mean() for m in (weighed, unweighed)]
+    assert belief[0] > belief[1] + 0.05  # weighed out, the wrong labels teach less
+    with pytest.raises(ValueError, match="one finite weight"):
+        ParagraphLabeler(**TINY_PARAMS).fit(X, y, np.full(len(X), np.nan))
 
 
 @pytest.fixture(scope="module")

@@ -123,3 +123,32 @@ def test_a_chain_temperature_softens_marginals_but_keeps_the_viterbi_path():
     sharp = sequence.tempered_marginals(emission, slices, chain, low)
     assert np.isfinite(sharp).all() and np.allclose(sharp.sum(axis=1), 1.0)
     assert sharp.max() < 1.0 and sharp.min() > 0.0  # never certain: --min-confidence 1 marks all
+
+
+def test_zone_states_split_a_page_at_its_first_and_last_body_line():
+    # headline, teaser, body, legal, body, teaser, teaser (labels body=0 ... teaser=3)
+    labels = np.array([1, 3, 0, 2, 0, 3, 3])
+    states = sequence.zone_states(labels, body=0, n_labels=4)
+    assert (states // 4).tolist() == [0, 0, 1, 1, 1, 2, 2]
+    assert (states % 4).tolist() == labels.tolist()
+
+
+def test_the_zoned_chain_keeps_body_inside_one_article():
+    training = [np.array([1, 0, 0, 3, 3]), np.array([1, 3, 0, 2, 0, 3])]
+    zoned = sequence.Chain(*sequence.zone_transition_log_probs(training, n_labels=4, body=0))
+    plain = sequence.Chain(*sequence.transition_log_probs(training, 4))
+    # Headline, body, a rail of teasers, then a line the booster takes for body: the label
+    # chain takes the body back after the rail; the zoned one cannot, its article ended.
+    proba = np.full((9, 4), 0.02)
+    proba[0, 1] = 0.94
+    proba[1:4, 0] = 0.94
+    proba[4:8, 3] = 0.94
+    proba[8, 0], proba[8, 3] = 0.8, 0.16
+    emission = np.log(proba)
+    assert sequence.decode_documents(emission, [slice(0, 9)], plain)[-1] == 0
+    states = sequence.decode_documents(np.tile(emission, sequence.ZONES), [slice(0, 9)], zoned)
+    assert (states % 4).tolist() == [1, 0, 0, 0, 3, 3, 3, 3, 3]
+    assert (states // 4).tolist() == [0, 1, 1, 1, 2, 2, 2, 2, 2]
+    start, moves, _ = zoned.log_start, zoned.log_moves, zoned.log_end
+    assert not np.isfinite(moves[0 * 4 + 1, 2 * 4 + 3])  # no move from before to after
+    assert not np.isfinite(start[2 * 4 + 3]) and np.isfinite(start[1])

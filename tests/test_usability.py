@@ -254,6 +254,7 @@ def test_train_reports_its_stages(tiny_corpus, tmp_path):
         "reading the training data",
         "training on 12 documents: text model and features",
         "training on 12 documents: booster, label chain, calibration",
+        "checking the trained model",
     ]
     assert all(task["steps"] == 1 for task in track.tasks)
 
@@ -453,7 +454,7 @@ def test_readme_scikit_learn_example_runs(workspace):
 
 # --------------------------------------------------------------------------- the command line
 
-COMMANDS = ["train", "evaluate", "predict", "cv", "inspect"]
+COMMANDS = ["train", "evaluate", "predict", "cv", "inspect", "annotate"]
 
 
 def help_text(*args: str) -> str:

@@ -47,6 +47,7 @@ from newsseg.evaluate import (
     score,
 )
 from newsseg.evaluate import ablation as run_ablation
+from newsseg.health import TrainingHealthWarning, training_health
 from newsseg.model import (
     ParagraphLabeler,
     default_model_path,
@@ -238,10 +239,13 @@ def train(
     labels: Sequence[str] = LABELS,
     params: dict[str, Any] | None = None,
     encoding: str = "utf-8",
+    selection: dataset.Selection = dataset.NO_SELECTION,
+    weighting: dataset.Weighting = dataset.NO_WEIGHTING,
     force: bool = False,
     track: Track = silent,
 ) -> dict:
-    """Train a model on labeled dumps, optionally score it by grouped K-fold CV (and with
+    """Train a model on labeled dumps (the documents ``selection`` keeps, their paragraphs
+    weighed by ``weighting``), optionally score it by grouped K-fold CV (and with
     ``ablation`` also each component switched, on the same folds), and save it with its
     metadata to ``output``. Returns the metadata."""
     if not labels:
@@ -260,7 +264,7 @@ def train(
     frame = _stage(
         track,
         "reading the training data",
-        lambda: dataset.read_documents(paths, labeled=True, labels=labels, encoding=encoding),
+        lambda: dataset.read_corpus(paths, labels=labels, encoding=encoding, selection=selection),
     )
     if frame["label"].nunique() < 2:
         raise InputError(_joined(paths), "training needs at least two different labels")
@@ -269,10 +273,12 @@ def train(
     if cv:
         try:
             start = time.perf_counter()
-            cv_scores = cross_validate(model, frame, folds=cv, track=track)
+            cv_scores = cross_validate(model, frame, folds=cv, track=track, weighting=weighting)
             baseline = (cv_scores, time.perf_counter() - start)
             if ablation:
-                ablation_table = run_ablation(model, frame, cv, baseline=baseline, track=track)
+                ablation_table = run_ablation(
+                    model, frame, cv, baseline=baseline, track=track, weighting=weighting
+                )
         except ValueError as error:
             raise InputError(_joined(paths), str(error)) from None
     # The two halves of fit, a step each: the bars show which runs and for how long.
@@ -280,13 +286,22 @@ def train(
     stage_two = _stage(
         track,
         f"training on {documents} documents: text model and features",
-        lambda: model.stage_two_data(frame[["doc_id", "text"]], frame["label"].to_numpy()),
+        lambda: model.stage_two_data(
+            frame[["doc_id", "text"]], frame["label"].to_numpy(), weighting.weights(frame)
+        ),
     )
     _stage(
         track,
         f"training on {documents} documents: booster, label chain, calibration",
         lambda: model.fit_stage_two(stage_two),
     )
+    health = _stage(
+        track,
+        "checking the trained model",
+        lambda: training_health(model, frame, cv_scores),
+    )
+    for warning in health["warnings"]:
+        warnings.warn(warning, TrainingHealthWarning, stacklevel=2)
     metadata = {
         "newsseg_version": _version(),
         "labels": ordered_labels(model.classes_),
@@ -299,8 +314,11 @@ def train(
             "paragraphs": len(frame),
             "sites": int(frame["site"].nunique()),
             "label_counts": {k: int(v) for k, v in frame["label"].value_counts().items()},
+            "selection": selection.describe(),
+            "weighting": weighting.describe(),
         },
         "cv": cv_scores,
+        "health": health,
     }
     if ablation_table is not None:
         metadata["ablation"] = ablation_table
@@ -358,18 +376,24 @@ def evaluate_model(
     json_path: str | Path | None = None,
     track: Track = silent,
     no_sequence: bool = False,
+    selection: dataset.Selection = dataset.NO_SELECTION,
     force: bool = False,
 ) -> dict:
-    """Score a model on labeled dumps; returns the scores as plain data, and with
-    ``json_path`` also writes them there as JSON (an existing file only with ``force``)."""
+    """Score a model on labeled dumps (the documents ``selection`` keeps); returns the scores
+    as plain data, and with ``json_path`` also writes them there as JSON (an existing file
+    only with ``force``)."""
     if json_path is not None:
         dataset.check_output(json_path, force)
     labeler = _model(model)
     if no_sequence:
         labeler = clone_with(labeler, sequence="none")
     labels = ordered_labels(labeler.classes_)
-    frame = dataset.read_documents(
-        paths, labeled=True, labels=labels, encoding=encoding, label_hint=EVALUATE_LABEL_HINT
+    frame = dataset.read_corpus(
+        paths,
+        labels=labels,
+        encoding=encoding,
+        selection=selection,
+        label_hint=EVALUATE_LABEL_HINT,
     )
     batches = document_batches(frame["doc_id"])
     predicted = np.concatenate(
@@ -389,6 +413,7 @@ def evaluation_frame(
     model: ParagraphLabeler | str | Path | None = None,
     *,
     encoding: str = "utf-8",
+    selection: dataset.Selection = dataset.NO_SELECTION,
     track: Track = silent,
 ) -> pd.DataFrame:
     """The labeled paragraphs of ``paths`` with the model's predictions: the reader's columns
@@ -397,8 +422,7 @@ def evaluation_frame(
     probability) and one ``proba_<label>`` column per label."""
     labeler = _model(model)
     labels = ordered_labels(labeler.classes_)
-    frame = dataset.read_documents(paths, labeled=True, labels=labels, encoding=encoding)
-    frame = dataset.with_collections(frame).reset_index(drop=True)
+    frame = dataset.read_corpus(paths, labels=labels, encoding=encoding, selection=selection)
     labeled = _label_in_batches(frame.drop(columns="label"), labeler, track, "evaluating")
     proba_columns = [f"proba_{label}" for label in labels]
     frame[PREDICTED] = labeled["label"].to_numpy(dtype=object)
@@ -415,6 +439,7 @@ def evaluate_report(
     *,
     trust_pickle: bool = False,
     encoding: str = "utf-8",
+    selection: dataset.Selection = dataset.NO_SELECTION,
     track: Track = silent,
     no_sequence: bool = False,
 ) -> Evaluation:
@@ -433,7 +458,7 @@ def evaluate_report(
         labeler = clone_with(labeler, sequence="none")
         model_name += " (no sequence decoding)"
     result = evaluation(
-        evaluation_frame(paths, labeler, encoding=encoding, track=track),
+        evaluation_frame(paths, labeler, encoding=encoding, selection=selection, track=track),
         labels=ordered_labels(labeler.classes_),
     )
     context = [f"Model: {model_name}.", f"Data: {', '.join(map(str, paths))}."]
@@ -478,6 +503,7 @@ def cross_validation(
     labels: Sequence[str] = LABELS,
     params: dict[str, Any] | None = None,
     encoding: str = "utf-8",
+    selection: dataset.Selection = dataset.NO_SELECTION,
     json_path: str | Path | None = None,
     plot_path: str | Path | None = None,
     report_dir: str | Path | None = None,
@@ -494,7 +520,7 @@ def cross_validation(
     for path in (json_path, plot_path):  # fail before the work, not after it
         if path is not None:
             dataset.check_output(path, force)
-    frame = dataset.read_documents(paths, labeled=True, labels=labels, encoding=encoding)
+    frame = dataset.read_corpus(paths, labels=labels, encoding=encoding, selection=selection)
     try:
         result = cross_validate(
             ParagraphLabeler(**(params or {})),

@@ -15,6 +15,7 @@ import functools
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from newsseg.annotate import RETRAIN_EVERY
 from newsseg.config import LABELS, TOP_FEATURES
 from newsseg.errors import NewssegError
 from newsseg.progress import progress_bars, wants_bars
@@ -175,6 +177,61 @@ JsonPath = Annotated[
     Path | None,
     typer.Option("--json", help="Also write the results as JSON to this file.", metavar="FILE"),
 ]
+Only = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--only",
+        metavar="COLUMN=VALUES",
+        help="Use only the documents whose manifest.csv column (site, source or labels) has "
+        "one of these comma-separated values, e.g. --only labels=reviewed. Repeatable.",
+        show_default=False,
+    ),
+]
+Exclude = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--exclude",
+        metavar="COLUMN=VALUES",
+        help="Leave out the documents whose manifest.csv column (site, source or labels) has "
+        "one of these values, e.g. --exclude source=wcxb_articles. Repeatable.",
+        show_default=False,
+    ),
+]
+
+
+Weight = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--weight",
+        metavar="COLUMN=VALUES[:LABEL]=W",
+        help="Weigh the training paragraphs of the documents whose manifest.csv column has one "
+        "of these values (only those labeled LABEL, when given) by W in the booster, e.g. "
+        "--weight labels=rules:teaser=0.5 for a tier's noisier teaser labels. Repeatable; "
+        "weights multiply.",
+        show_default=False,
+    ),
+]
+
+
+def _weighting(weight: list[str] | None):
+    """The training weights --weight gives (a usage error when malformed)."""
+    from newsseg.dataset import Weighting
+
+    try:
+        return Weighting.parse(weight or ())
+    except ValueError as error:
+        raise typer.BadParameter(str(error).partition(": ")[2], param_hint="'--weight'") from None
+
+
+def _selection(only: list[str] | None, exclude: list[str] | None):
+    """The documents --only and --exclude choose (a usage error when malformed)."""
+    from newsseg.dataset import Selection
+
+    try:
+        return Selection.parse(only or (), exclude or ())
+    except ValueError as error:
+        name, _, reason = str(error).partition(": ")
+        raise typer.BadParameter(reason, param_hint=f"'--{name}'") from None
 
 
 ERROR_EXIT = 1
@@ -253,15 +310,21 @@ def train(
         ),
     ] = ",".join(LABELS),
     encoding: Encoding = "utf-8",
+    only: Only = None,
+    exclude: Exclude = None,
+    weight: Weight = None,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
     """Train a model on labeled dumps (*.tsv, tables) and save it with its metadata."""
+    selection, weighting = _selection(only, exclude), _weighting(weight)
     from newsseg import api  # on use: see Start-up above
+    from newsseg.health import TrainingHealthWarning
     from newsseg.report import ablation_table, cv_table
 
     label_set = [label.strip() for label in labels.split(",") if label.strip()]
-    with progress_bars(wants_bars(quiet)) as track:
+    with progress_bars(wants_bars(quiet)) as track, warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainingHealthWarning)  # printed below, once
         metadata = api.train(
             paths,
             output,
@@ -269,6 +332,8 @@ def train(
             ablation=ablation,
             labels=label_set,
             encoding=encoding,
+            selection=selection,
+            weighting=weighting,
             force=force,
             track=track,
         )
@@ -281,6 +346,12 @@ def train(
         typer.echo(cv_table(metadata["cv"]))
     if metadata.get("ablation"):
         typer.echo("\n" + ablation_table(metadata["ablation"]))
+    for warning in metadata["health"]["warnings"]:
+        typer.secho(f"newsseg: WARNING: {warning}", err=True, fg="red", bold=True)
+    if metadata["health"]["warnings"]:
+        typer.echo(
+            f"newsseg: the warnings are recorded in {output}'s metadata ('health')", err=True
+        )
 
 
 @app.command(cls=HelpCommand, short_help="Score a model on labeled dumps.")
@@ -303,6 +374,8 @@ def evaluate(
     ] = None,
     trust_pickle: TrustPickle = False,
     encoding: Encoding = "utf-8",
+    only: Only = None,
+    exclude: Exclude = None,
     no_sequence: NoSequence = False,
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing --json file.")
@@ -310,6 +383,7 @@ def evaluate(
     quiet: Quiet = False,
 ) -> None:
     """Score a model on labeled dumps: per-label table, macro-F1, accuracy, confusion."""
+    selection = _selection(only, exclude)
     from newsseg import api  # on use: see Start-up above
     from newsseg.dataset import check_output
     from newsseg.report import score_table, write_json
@@ -324,6 +398,7 @@ def evaluate(
                 json_path=json_path,
                 track=track,
                 no_sequence=no_sequence,
+                selection=selection,
                 force=force,
             )
         else:
@@ -335,6 +410,7 @@ def evaluate(
                 model,
                 trust_pickle=trust_pickle,
                 encoding=encoding,
+                selection=selection,
                 track=track,
                 no_sequence=no_sequence,
             ).scores
@@ -531,6 +607,8 @@ def cv(
         ),
     ] = ",".join(LABELS),
     encoding: Encoding = "utf-8",
+    only: Only = None,
+    exclude: Exclude = None,
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite existing --json and --plot files.")
     ] = False,
@@ -538,6 +616,7 @@ def cv(
 ) -> None:
     """Grouped K-fold cross-validation of a new model: mean ± std per metric and per label,
     and a learning curve (score against the number of training documents)."""
+    selection = _selection(only, exclude)
     from newsseg import api  # on use: see Start-up above
     from newsseg.report import cv_table
 
@@ -549,6 +628,7 @@ def cv(
             curve_points=curve_points,
             labels=_label_set(labels),
             encoding=encoding,
+            selection=selection,
             json_path=json_path,
             plot_path=plot,
             report_dir=report_dir,
@@ -593,6 +673,81 @@ def inspect(
     if json_path is not None:
         write_json(json_path, info)
     typer.echo(inspect_table(info))
+
+
+class Order(str, Enum):
+    uncertain = "uncertain"
+    input = "input"
+
+
+@app.command(cls=HelpCommand, short_help="Correct a model's labels in the browser, retraining.")
+@reports_errors
+def annotate(
+    paths: Paths,
+    output_dir: Annotated[
+        Path,
+        typer.Option(
+            "--output-dir", "-o", help="Save one labeled dump per document here.", metavar="DIR"
+        ),
+    ],
+    model: ModelOption = None,
+    base: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--base",
+            help="Labeled data to retrain with, beside the saved documents.",
+            metavar="PATH",
+        ),
+    ] = None,
+    order: Annotated[
+        Order,
+        typer.Option(
+            "--order",
+            help="The least certain documents first, or as given.",
+            metavar="uncertain|input",
+        ),
+    ] = Order.uncertain,
+    retrain_every: Annotated[
+        int,
+        typer.Option(
+            "--retrain-every",
+            min=0,
+            help="Retrain after this many saved documents (0: on demand).",
+            metavar="N",
+        ),
+    ] = RETRAIN_EVERY,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host", help="Address to listen on; others than 127.0.0.1 warn.", metavar="ADDRESS"
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=0, help="Port (0: any free port).", metavar="PORT")
+    ] = 0,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Print the page's address, do not open it.")
+    ] = False,
+    trust_pickle: TrustPickle = False,
+    encoding: Encoding = "utf-8",
+) -> None:
+    """Correct a model's labels of dumps in the browser; retrain on them as you go."""
+    from newsseg.annotate import annotate as run_annotation
+
+    run_annotation(
+        paths,
+        output_dir,
+        model,
+        base=base or (),
+        order=order.value,
+        retrain_every=retrain_every,
+        host=host,
+        port=port,
+        open_browser=not no_browser,
+        trust_pickle=trust_pickle,
+        encoding=encoding,
+        echo=lambda line: typer.echo(line, err=True),
+    )
 
 
 def _label_set(labels: str) -> list[str]:

@@ -611,22 +611,147 @@ def manifest_value(
     return ""
 
 
-def with_collections(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of a paragraph frame with a ``collection`` column: the manifest's ``source`` of
-    each document (see :data:`COLLECTION_COLUMN`), empty where no manifest names it."""
+MANIFEST_TIER = "labels"
+"""The manifest column naming a document's label tier (``reviewed`` or ``rules``)."""
+TIER_COLUMN = "tier"
+"""Frame column for the manifest's :data:`MANIFEST_TIER`."""
+SELECTABLE = {"site": "site", "source": COLLECTION_COLUMN, "labels": TIER_COLUMN}
+"""What a selection can test, by its name in ``manifest.csv``: the frame column holding it."""
+
+
+def with_manifest_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a paragraph frame with the manifest's ``source`` (as ``collection``) and
+    ``labels`` (as ``tier``) of each document, empty where no manifest names them."""
     cache: dict[tuple[Path, str], dict[str, str]] = {}
     documents = frame[["source", "doc_id"]].drop_duplicates().itertuples(index=False)
-    found = {
-        (source, doc_id): ""
-        if source == STDIN_PATH
-        else manifest_value(Path(source), str(doc_id), MANIFEST_COLLECTION, cache)
-        for source, doc_id in documents
-    }
+    keys = list(documents)
     result = frame.copy()
-    result[COLLECTION_COLUMN] = [
-        found[key] for key in zip(frame["source"], frame["doc_id"], strict=True)
-    ]
+    for manifest_column, column in (
+        (MANIFEST_COLLECTION, COLLECTION_COLUMN),
+        (MANIFEST_TIER, TIER_COLUMN),
+    ):
+        found = {
+            (source, doc_id): ""
+            if source == STDIN_PATH
+            else manifest_value(Path(source), str(doc_id), manifest_column, cache)
+            for source, doc_id in keys
+        }
+        result[column] = [found[key] for key in zip(frame["source"], frame["doc_id"], strict=True)]
     return result
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which documents of a labeled corpus to use, by their manifest columns: ``only`` keeps
+    documents whose value is one of the given ones (for every column named), ``exclude``
+    drops documents whose value is one of them. Columns: ``site``, ``source``, ``labels``."""
+
+    only: Mapping[str, frozenset[str]]
+    exclude: Mapping[str, frozenset[str]]
+
+    @classmethod
+    def parse(cls, only: Sequence[str] = (), exclude: Sequence[str] = ()) -> Selection:
+        """From ``COLUMN=VALUE[,VALUE...]`` expressions (repeated columns add values)."""
+        return cls(_parse_terms(only, "only"), _parse_terms(exclude, "exclude"))
+
+    def __bool__(self) -> bool:
+        return bool(self.only or self.exclude)
+
+    def describe(self) -> dict[str, dict[str, list[str]]]:
+        """The selection as plain data (for model metadata)."""
+        return {
+            "only": {key: sorted(values) for key, values in self.only.items()},
+            "exclude": {key: sorted(values) for key, values in self.exclude.items()},
+        }
+
+
+NO_SELECTION = Selection({}, {})
+
+
+def _parse_terms(terms: Sequence[str], parameter: str) -> dict[str, frozenset[str]]:
+    parsed: dict[str, set[str]] = {}
+    for term in terms:
+        column, equals, values = str(term).partition("=")
+        column = column.strip()
+        chosen = {value.strip() for value in values.split(",") if value.strip()}
+        if not equals or not chosen:
+            raise ValueError(f"{parameter}: {term!r} is not COLUMN=VALUE[,VALUE...]")
+        if column not in SELECTABLE:
+            known = ", ".join(SELECTABLE)
+            raise ValueError(f"{parameter}: {column!r} is not one of the manifest columns {known}")
+        parsed.setdefault(column, set()).update(chosen)
+    return {column: frozenset(values) for column, values in parsed.items()}
+
+
+@dataclass(frozen=True)
+class Weighting:
+    """Training weights by manifest column and label: each rule gives the paragraphs of the
+    documents whose ``column`` is one of ``values`` (and, when ``label`` is set, only those
+    labeled so) the weight ``weight``; rules multiply. Written
+    ``COLUMN=VALUE[,VALUE...][:LABEL]=WEIGHT``, e.g. ``labels=rules:teaser=0.5``."""
+
+    rules: tuple[tuple[str, frozenset[str], str | None, float], ...] = ()
+
+    @classmethod
+    def parse(cls, terms: Sequence[str] = ()) -> Weighting:
+        rules = []
+        for term in terms:
+            chosen, equals, number = str(term).rpartition("=")
+            chosen, _, label = chosen.partition(":")
+            try:
+                weight = float(number)
+            except ValueError:
+                weight = float("nan")
+            if not equals or not np.isfinite(weight) or weight < 0:
+                raise ValueError(f"weight: {term!r} is not COLUMN=VALUES[:LABEL]=WEIGHT (>= 0)")
+            ((column, values),) = _parse_terms([chosen], "weight").items()
+            rules.append((column, values, label.strip() or None, weight))
+        return cls(tuple(rules))
+
+    def __bool__(self) -> bool:
+        return bool(self.rules)
+
+    def describe(self) -> list[dict]:
+        return [
+            {"column": column, "values": sorted(values), "label": label, "weight": weight}
+            for column, values, label, weight in self.rules
+        ]
+
+    def weights(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """Each paragraph's weight (a frame with manifest columns), None without rules."""
+        if not self.rules:
+            return None
+        weights = np.ones(len(frame))
+        for column, values, label, weight in self.rules:
+            chosen = frame[SELECTABLE[column]].astype(str).isin(values).to_numpy().copy()
+            if label is not None:
+                chosen &= frame["label"].to_numpy() == label
+            weights[chosen] *= weight
+        return weights
+
+
+NO_WEIGHTING = Weighting()
+
+
+def select_documents(frame: pd.DataFrame, selection: Selection, where: str) -> pd.DataFrame:
+    """The rows of the documents ``selection`` keeps of a frame read by
+    :func:`read_documents`; an :class:`InputError` naming ``where`` (the inputs) when a
+    column is named that no manifest gives, or when no document is left."""
+    if not selection:
+        return frame
+    keep = np.ones(len(frame), dtype=bool)
+    for wanted, terms in ((True, selection.only), (False, selection.exclude)):
+        for name, values in terms.items():
+            column = SELECTABLE[name]
+            if column not in frame.columns:
+                frame = with_manifest_columns(frame)
+            cells = frame[column].astype(str)
+            if name != "site" and not cells.str.len().any():
+                raise InputError(where, f"no {MANIFEST_NAME} beside the inputs gives {name!r}")
+            keep &= cells.isin(values).to_numpy() == wanted
+    if not keep.any():
+        raise InputError(where, "the selection leaves no documents")
+    return frame[keep].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- many inputs
@@ -656,6 +781,23 @@ def read_documents(
     if frame.empty:
         raise InputError(", ".join(str(p) for p in paths), "no paragraphs in the input")
     return frame
+
+
+def read_corpus(
+    paths: Sequence[str | Path],
+    *,
+    labels: Sequence[str] = LABELS,
+    encoding: str = "utf-8",
+    selection: Selection = NO_SELECTION,
+    label_hint: str = NEW_LABELS_HINT,
+) -> pd.DataFrame:
+    """The labeled documents of ``paths`` with their manifest columns (``collection``,
+    ``tier``), those ``selection`` keeps (train, cross-validate, evaluate)."""
+    frame = read_documents(
+        paths, labeled=True, labels=labels, encoding=encoding, label_hint=label_hint
+    )
+    frame = with_manifest_columns(frame)
+    return select_documents(frame, selection, ", ".join(map(str, paths)))
 
 
 def read_input(

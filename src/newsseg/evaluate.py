@@ -20,7 +20,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from sklearn.model_selection import GroupKFold
 
 from newsseg.config import BODY_LABEL, LABELS
-from newsseg.dataset import COLLECTION_COLUMN
+from newsseg.dataset import COLLECTION_COLUMN, TIER_COLUMN, Weighting
 from newsseg.progress import Track, silent
 
 SHINGLE_SIZE = 4
@@ -75,6 +75,70 @@ def body_f1(frame: pd.DataFrame, predicted: Sequence[str]) -> dict[str, float]:
     return {"body_precision": precision, "body_recall": recall, "body_f1": f1}
 
 
+# --------------------------------------------------------------------------- error blocks
+
+BLOCK_MIN_LINES = 6
+"""An error block: at least this many consecutive paragraphs of a document with the same
+wrong (true, predicted) pair."""
+
+
+def error_blocks(
+    frame: pd.DataFrame, predicted: Sequence[str], min_lines: int = BLOCK_MIN_LINES
+) -> dict[str, float | int]:
+    """Where the errors are: how many misclassified paragraphs stand in blocks of at least
+    ``min_lines`` identical errors, and how many of those blocks lie at the article's edges
+    (the block reaches outside the span from a document's first to its last true body line,
+    or touches its first or last line) rather than inside the body. Shares are of all errors.
+    """
+    truth = frame["label"].to_numpy(dtype=object)
+    guess = np.asarray(predicted, dtype=object)
+    wrong = truth != guess
+    errors = int(wrong.sum())
+    in_blocks = at_edges = 0
+    doc_ids = frame["doc_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, doc_ids[1:] != doc_ids[:-1]])
+    ends = np.r_[starts[1:], len(doc_ids)]
+    for start, end in zip(starts, ends, strict=True):
+        body = np.flatnonzero(truth[start:end] == BODY_LABEL)
+        first, last = (body[0], body[-1]) if len(body) else (end - start, -1)
+        for run_start, run_end in _error_runs(truth[start:end], guess[start:end]):
+            lines = run_end - run_start
+            if lines < min_lines:
+                continue
+            in_blocks += lines
+            if run_start <= first or run_end - 1 >= last:
+                at_edges += lines
+    return {
+        "errors": errors,
+        "block_min_lines": min_lines,
+        "in_blocks": in_blocks,
+        "at_edges": at_edges,
+        "block_share": in_blocks / errors if errors else 0.0,
+        "edge_share": at_edges / errors if errors else 0.0,
+    }
+
+
+def _error_runs(truth: np.ndarray, guess: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, end)`` of each maximal run of the same wrong (true, predicted) pair."""
+    runs = []
+    start = None
+    for i in range(len(truth) + 1):
+        same = (
+            start is not None
+            and i < len(truth)
+            and truth[i] == truth[start]
+            and guess[i] == guess[start]
+        )
+        if same:
+            continue
+        if start is not None:
+            runs.append((start, i))
+            start = None
+        if i < len(truth) and truth[i] != guess[i]:
+            start = i
+    return runs
+
+
 # --------------------------------------------------------------------------- scores
 
 
@@ -114,6 +178,7 @@ def score(frame: pd.DataFrame, predicted: Sequence[str], labels: Sequence[str] =
             "matrix": matrix,
         },
         **body_f1(frame, guess),
+        "error_blocks": error_blocks(frame, guess),
     }
 
 
@@ -323,11 +388,13 @@ def cross_validate(
     group_by: str = "site",
     curve_points: int = 1,
     track: Track = silent,
+    weighting: Weighting | None = None,
 ) -> dict:
-    """Grouped K-fold CV: the pooled scores of all out-of-fold predictions, mean and standard
-    deviation over folds of the summary metrics and of each label's precision, recall and F1,
-    and each fold's scores. With ``curve_points`` > 1 also a learning curve: each fold is
-    trained again on growing fractions of its training groups (``learning_curve``)."""
+    """Grouped K-fold CV (training paragraphs weighed by ``weighting``): the pooled scores of
+    all out-of-fold predictions, mean and standard deviation over folds of the summary metrics
+    and of each label's precision, recall and F1, and each fold's scores. With ``curve_points``
+    > 1 also a learning curve: each fold is trained again on growing fractions of its training
+    groups (``learning_curve``)."""
     splits = grouped_folds(frame, folds, group_by)
     groups = frame[GROUP_COLUMNS[group_by]].to_numpy()
     fractions = curve_fractions(max(1, curve_points))
@@ -341,7 +408,8 @@ def cross_validate(
         if step == 0:
             subsets = training_subsets(groups, train_rows, fractions)
         train, test = frame.iloc[subsets[step]], frame.iloc[test_rows]
-        fitted = clone(model).fit(train[["doc_id", "text"]], train["label"].to_numpy())
+        weights = weighting.weights(train) if weighting else None
+        fitted = clone(model).fit(train[["doc_id", "text"]], train["label"].to_numpy(), weights)
         guess = fitted.predict(test[["doc_id", "text"]])
         scores = score(test, guess)
         curve[step].append(
@@ -363,6 +431,8 @@ def cross_validate(
         "per_fold": _summary(pooled, per_fold),
         "per_label": _label_summary(pooled, per_fold),
     }
+    if tiers := tier_scores(frame, predicted):
+        result["tiers"] = tiers
     result["fold_scores"] = [
         {key: value for key, value in row.items() if key != "scores"} for row in fold_scores
     ]
@@ -372,6 +442,19 @@ def cross_validate(
             for fraction, points in zip(fractions, curve, strict=True)
         ]
     return result
+
+
+def tier_scores(frame: pd.DataFrame, predicted: np.ndarray) -> dict[str, dict]:
+    """The pooled scores of each label tier's documents (the manifest's ``labels`` column,
+    such as ``reviewed`` and ``rules``): trained together, scored apart. Empty when the
+    frame names no tier."""
+    if TIER_COLUMN not in frame.columns:
+        return {}
+    tiers = frame[TIER_COLUMN].to_numpy(dtype=object)
+    return {
+        str(tier): score(frame[tiers == tier], predicted[tiers == tier])
+        for tier in sorted({tier for tier in tiers if tier})
+    }
 
 
 def _mean_std(values: Sequence[float]) -> dict[str, float]:
@@ -439,6 +522,9 @@ ABLATION_VARIANTS: dict[str, dict] = {
     "without layout cues": {"use_layout": False},
     "without topic cues": {"use_topic": False},
     "without composed training pages": {"compose": 0.0},
+    "without structure cues": {"use_structure": False},
+    "without zones (a plain label chain)": {"zones": False},
+    "without early stopping": {"early_stopping": False},
 }
 """The ablation's rows: each component switched (settings changed from the model's own)."""
 
@@ -465,6 +551,7 @@ def ablation(
     variants: dict[str, dict] | None = None,
     baseline: tuple[dict, float] | None = None,
     track: Track = silent,
+    weighting: Weighting | None = None,
 ) -> dict:
     """Grouped K-fold CV of ``model`` with each component switched (``variants``: row name
     to changed settings; default :data:`ABLATION_VARIANTS`). Every row trains from scratch
@@ -479,6 +566,7 @@ def ablation(
             rows.append(ablation_row(name, params, *baseline))
             continue
         start = time.perf_counter()
-        cv = cross_validate(clone(model).set_params(**params), frame, folds, group_by)
+        variant = clone(model).set_params(**params)
+        cv = cross_validate(variant, frame, folds, group_by, weighting=weighting)
         rows.append(ablation_row(name, params, cv, time.perf_counter() - start))
     return {"folds": folds, "group_by": group_by, "variants": rows}

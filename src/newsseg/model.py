@@ -10,6 +10,7 @@ entry beside the estimator: versions, label set, settings, training-data hash an
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -39,6 +40,7 @@ from threadpoolctl import threadpool_limits
 from newsseg.augment import Composition, compose_documents
 from newsseg.binning import BinQuantiser
 from newsseg.config import (
+    BODY_LABEL,
     COMPOSED_MARK,
     DEFAULT_MODEL_NAME,
     DEFAULT_MODEL_PACKAGE,
@@ -61,14 +63,17 @@ from newsseg.features import (
     paragraph_features,
 )
 from newsseg.sequence import (
+    ZONES,
     Chain,
     decode_documents,
     fit_temperature,
     log_proba,
     tempered_marginals,
     transition_log_probs,
+    zone_transition_log_probs,
 )
 from newsseg.sequence import viterbi as viterbi  # re-exported: the per-document reference
+from newsseg.structure import rhythm_cues, span_cues
 
 SEQUENCE_MODES = ("viterbi", "marginal", "none")
 CALIBRATION_SHARE = 0.2
@@ -81,6 +86,54 @@ CALIBRATION_MAX_ROWS = 50_000
 """At most this many rows train the calibration holdout's booster (a random sample beyond):
 it only serves to fit one number, the temperature, and would otherwise cost as much as the
 model's own booster on a large corpus."""
+
+
+BOOST_L2 = 1.0
+"""L2 regularisation of the booster's leaves. Without it (scikit-learn's default 0), on the
+1,225-page corpus a leaf of near-zero hessian took a value of 1.5e5 at iteration ~90, the
+probabilities saturated, and the model labelled 11% of its own training paragraphs wrong
+and a ``©`` line as body (CV, one booster per fold, did not show it)."""
+
+
+def weighted_log_loss(
+    proba: np.ndarray, truth: np.ndarray, weights: np.ndarray | None = None
+) -> float:
+    """Mean (weighted) negative log-probability of the true label index ``truth``."""
+    picked = np.clip(proba[np.arange(len(truth)), truth], 1e-15, 1.0)
+    return float(np.average(-np.log(picked), weights=weights))
+
+
+@dataclass
+class HeldOut:
+    """The calibration holdout: booster probabilities (columns in ``classes``) of the real
+    documents of sites left out of a second booster, at its best ``iteration``."""
+
+    proba: np.ndarray
+    doc_slices: list[slice]
+    truth: np.ndarray
+    iteration: int
+    classes: list[str]
+
+    def scores(self, decoded: np.ndarray) -> dict[str, float | int]:
+        """Macro-F1 and accuracy of decoded label indices on the held-out paragraphs."""
+        present = np.union1d(np.unique(self.truth), np.unique(decoded))
+        f1 = [
+            _f1(self.truth == label, decoded == label)
+            for label in present
+            if (self.truth == label).any()
+        ]
+        return {
+            "macro_f1": float(np.mean(f1)) if f1 else 0.0,
+            "accuracy": float(np.mean(self.truth == decoded)) if len(decoded) else 0.0,
+            "paragraphs": len(decoded),
+            "iteration": self.iteration,
+        }
+
+
+def _f1(truth: np.ndarray, guess: np.ndarray) -> float:
+    tp = float(np.sum(truth & guess))
+    denominator = float(np.sum(truth) + np.sum(guess))
+    return 2 * tp / denominator if denominator else 0.0
 
 
 def as_paragraph_frame(X: Any) -> pd.DataFrame:
@@ -112,6 +165,8 @@ class StageTwoData:
     labels: np.ndarray
     sources: np.ndarray
     stacked: np.ndarray
+    weights: np.ndarray | None = None
+    """Per-row weights of the booster (composed rows weigh 1), or None for all 1."""
 
 
 class ParagraphLabeler(ClassifierMixin, BaseEstimator):
@@ -139,9 +194,19 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         takes each paragraph's most probable booster label (and reports the booster's
         probabilities).
     use_words, use_chars, use_layout, use_topic, use_context, use_memory : components.
+    use_structure : page-structure cues (see :mod:`newsseg.structure`): each paragraph's
+        place against the article span the text model's probabilities outline, and the
+        title-then-lead rhythm of the lines around it.
+    zones : decode over a chain that knows the page's zones (before the article, the
+        article from its first to its last body line, after it: body lines only inside,
+        one article per page; see :func:`newsseg.sequence.zone_states`).
     word_max_features, char_max_features : vocabulary caps of the TF-IDF steps.
     compose : composed pages per training document (0 composes none).
     boost_iterations, boost_leaves, boost_learning_rate : the boosting stage.
+    boost_l2 : L2 regularisation of the booster's leaf values (0 lets a leaf of tiny
+        hessian take a huge value, and the booster can diverge).
+    early_stopping : run the booster only as many iterations as do best on the
+        calibration holdout's unseen sites (at most ``boost_iterations``).
     inner_folds : folds of the out-of-fold text-model probabilities.
     class_weight : ``"balanced"`` weighs rare labels up in both stages.
     calibration_share : share of the training sites held out once to fit the temperature of
@@ -160,12 +225,16 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         use_topic: bool = True,
         use_context: bool = True,
         use_memory: bool = False,
+        use_structure: bool = True,
+        zones: bool = True,
         word_max_features: int | None = WORD_MAX_FEATURES,
         char_max_features: int | None = CHAR_MAX_FEATURES,
         compose: float = Composition.share,
         boost_iterations: int = 120,
         boost_leaves: int = 15,
         boost_learning_rate: float = 0.1,
+        boost_l2: float = BOOST_L2,
+        early_stopping: bool = True,
         inner_folds: int = 5,
         class_weight: str | None = "balanced",
         calibration_share: float = CALIBRATION_SHARE,
@@ -179,12 +248,16 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         self.use_topic = use_topic
         self.use_context = use_context
         self.use_memory = use_memory
+        self.use_structure = use_structure
+        self.zones = zones
         self.word_max_features = word_max_features
         self.char_max_features = char_max_features
         self.compose = compose
         self.boost_iterations = boost_iterations
         self.boost_leaves = boost_leaves
         self.boost_learning_rate = boost_learning_rate
+        self.boost_l2 = boost_l2
+        self.early_stopping = early_stopping
         self.inner_folds = inner_folds
         self.class_weight = class_weight
         self.calibration_share = calibration_share
@@ -210,18 +283,27 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         if arrays is not None:
             unpack_booster(state["booster_"], arrays)
         state.setdefault("calibration_share", 0.0)
+        state.setdefault("boost_l2", 0.0)  # how models before BOOST_L2 were trained
+        state.setdefault("early_stopping", False)
+        state.setdefault("use_structure", False)
+        state.setdefault("zones", False)
         if "booster_" in state:
             state.setdefault("quantiser_", None)  # files from before newsseg.binning
             state.setdefault("temperature_", 1.0)
             state.setdefault("log_prior_", np.zeros(len(state["classes_"])))
+            state.setdefault("holdout_scores_", None)  # files from before the train guard
+            state.setdefault("boost_iterations_", state.get("boost_iterations"))
         super().__setstate__(state)
 
     # -- training
 
-    def fit(self, X, y):
-        return self.fit_stage_two(self.stage_two_data(X, y))
+    def fit(self, X, y, sample_weight=None):
+        """Fit on paragraphs ``X`` and labels ``y``; ``sample_weight`` weighs each training
+        paragraph in the booster (for example labels less sure than others: a noisier tier
+        of a corpus), composed pages weigh 1."""
+        return self.fit_stage_two(self.stage_two_data(X, y, sample_weight))
 
-    def stage_two_data(self, X, y) -> StageTwoData:
+    def stage_two_data(self, X, y, sample_weight=None) -> StageTwoData:
         """Validate, compose training pages, fit the text model and the dense feature steps;
         return what the boosting stage trains on (the first half of :meth:`fit`)."""
         if self.sequence not in SEQUENCE_MODES:
@@ -233,48 +315,94 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         self.classes_ = np.unique(labels)
         if len(self.classes_) < 2:
             raise ValueError("training needs at least two different labels")
+        weights = None
+        if sample_weight is not None:
+            weights = np.asarray(sample_weight, dtype=float)
+            if weights.shape != (len(frame),) or not np.all(np.isfinite(weights) & (weights >= 0)):
+                raise ValueError("sample_weight must be one finite weight >= 0 per paragraph")
+        order = canonical_order(frame, labels)
+        frame, labels = frame.iloc[order].reset_index(drop=True), labels[order]
+        weights = None if weights is None else weights[order]
         sources = np.arange(len(frame))
         if self.compose:
             frame, labels, sources = compose_documents(
                 frame, labels, Composition(share=self.compose), self.random_state
             )
+        if weights is not None:  # composed rows (after the real ones) weigh 1
+            weights = np.concatenate([weights, np.ones(len(frame) - len(weights))])
         # Multi-threaded OpenBLAS makes scipy's L-BFGS-B several times slower on wide
         # problems (scipy issue #26137); one thread is fastest here.
         with threadpool_limits(limits=1, user_api="blas"):
             text_proba = self._fit_text_model(frame, labels, sources)
             self._fit_dense_steps(frame)
             stacked = self._stage_two_matrix(frame, text_proba, training=True)
-        return StageTwoData(frame, labels, sources, stacked)
+        return StageTwoData(frame, labels, sources, stacked, weights)
 
     def fit_stage_two(self, data: StageTwoData):
         """Fit the booster, the label chain and the temperature on :meth:`stage_two_data`'s
-        result (the second half of :meth:`fit`)."""
-        self.booster_, self.quantiser_ = self._fit_booster(data.stacked, data.labels)
+        result (the second half of :meth:`fit`).
+
+        A second booster trained without :attr:`calibration_share` of the sites scores
+        them at every iteration: its best iteration on those unseen sites is how many the
+        model's booster runs (grouped early stopping; with ``early_stopping``), and its
+        probabilities there fit the chain's temperature and give ``holdout_scores_``."""
         index = np.searchsorted(self.classes_, data.labels)
         sequences = [index[part] for part in document_slices(data.frame[DOC_COLUMN])]
-        self.log_start_, self.log_transitions_, self.log_end_ = transition_log_probs(
-            sequences, len(self.classes_)
-        )
+        if self._zoned:
+            body = list(self.classes_).index(BODY_LABEL)
+            chain = zone_transition_log_probs(sequences, len(self.classes_), body)
+        else:
+            chain = transition_log_probs(sequences, len(self.classes_))
+        self.log_start_, self.log_transitions_, self.log_end_ = chain
         self.log_prior_ = self._booster_log_prior(index)
-        self.temperature_ = self._fit_temperature(data)
+        held_out = self.holdout_booster_proba(data)
+        self.boost_iterations_ = self.boost_iterations
+        self.temperature_, self.holdout_scores_ = 1.0, None
+        if held_out is not None:
+            if self.early_stopping:
+                self.boost_iterations_ = held_out.iteration
+            proba = held_out.proba
+            self.temperature_ = fit_temperature(
+                lambda temperature: self._marginals(proba, held_out.doc_slices, temperature),
+                held_out.truth,
+            )
+            self.holdout_scores_ = held_out.scores(self._decode(proba, held_out.doc_slices))
+        self.booster_, self.quantiser_ = self._fit_booster(
+            data.stacked, data.labels, self.boost_iterations_, data.weights
+        )
         return self
 
     def _fit_booster(
-        self, stacked: np.ndarray, labels: np.ndarray
+        self,
+        stacked: np.ndarray,
+        labels: np.ndarray,
+        iterations: int | None = None,
+        weights: np.ndarray | None = None,
     ) -> tuple[HistGradientBoostingClassifier, BinQuantiser]:
-        """A booster fitted on ``stacked`` quantised to the bins it would cut them into
-        (see :mod:`newsseg.binning`: the same trees, much sooner), and the quantiser."""
-        weights = None
-        if self.class_weight is not None:
-            weights = compute_sample_weight(self.class_weight, labels)
-        quantiser = BinQuantiser().fit(stacked, weights)
-        return self._booster().fit(quantiser.transform(stacked), labels), quantiser
+        """A booster of ``iterations`` (default ``boost_iterations``) fitted on ``stacked``
+        (rows weighed by ``weights`` and the class weights) quantised to the bins it would
+        cut them into (see :mod:`newsseg.binning`: the same trees, much sooner), and the
+        quantiser."""
+        quantiser = BinQuantiser().fit(stacked, self._sample_weight(labels, weights))
+        booster = self._booster().set_params(max_iter=iterations or self.boost_iterations)
+        booster.fit(quantiser.transform(stacked), labels, sample_weight=weights)
+        return booster, quantiser
+
+    def _sample_weight(
+        self, labels: np.ndarray, weights: np.ndarray | None = None
+    ) -> np.ndarray | None:
+        """The booster's effective row weights: class weights times ``weights``."""
+        if self.class_weight is None:
+            return weights
+        balanced = compute_sample_weight(self.class_weight, labels)
+        return balanced if weights is None else balanced * weights
 
     def _booster(self) -> HistGradientBoostingClassifier:
         return HistGradientBoostingClassifier(
             max_iter=self.boost_iterations,
             max_leaf_nodes=self.boost_leaves,
             learning_rate=self.boost_learning_rate,
+            l2_regularization=self.boost_l2,
             class_weight=self.class_weight,
             early_stopping=False,
             random_state=self.random_state,
@@ -289,33 +417,33 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         counts = np.bincount(label_index, minlength=len(self.classes_)) + PRIOR_SMOOTHING
         return np.log(counts / counts.sum())
 
-    def _fit_temperature(self, data: StageTwoData) -> float:
-        """The chain temperature whose posterior marginals have the least log-loss on the
-        calibration holdout (1.0 when there is no holdout to fit it on). It divides emission
-        and transition scores alike, so it calibrates the marginals without changing the
-        Viterbi labels."""
-        held_out = self.holdout_booster_proba(data)
-        if held_out is None:
-            return 1.0
-        proba, doc_slices, truth = held_out
-        return fit_temperature(
-            lambda temperature: self._marginals(proba, doc_slices, temperature), truth
-        )
-
-    def holdout_booster_proba(
-        self, data: StageTwoData
-    ) -> tuple[np.ndarray, list[slice], np.ndarray] | None:
-        """Booster probabilities on the real documents of ``calibration_share`` of the
-        training sites, from a second booster trained without them: with those documents'
-        row slices and true label indices (None when there are too few sites)."""
+    def holdout_booster_proba(self, data: StageTwoData) -> HeldOut | None:
+        """A second booster trained without the real documents of ``calibration_share`` of
+        the training sites, scored on them after every iteration: its probabilities at the
+        iteration of least (class-weighted) log-loss (None when there are too few sites)."""
         held_out = self._calibration_holdout(data)
         if held_out is None:
             return None
         train, test = held_out
-        booster, quantiser = self._fit_booster(data.stacked[train], data.labels[train])
-        proba = self._quantised_proba(booster, quantiser, data.stacked[test])
+        train_weights = None if data.weights is None else data.weights[train]
+        booster, quantiser = self._fit_booster(
+            data.stacked[train], data.labels[train], weights=train_weights
+        )
+        truth = np.searchsorted(self.classes_, data.labels[test])
+        test_weights = None if data.weights is None else data.weights[test]
+        weights = self._sample_weight(data.labels[test], test_weights)
+        best = (np.inf, 0, None)
+        staged = booster.staged_predict_proba(quantiser.transform(data.stacked[test]))
+        for iteration, stage in enumerate(staged, start=1):
+            proba = self._align(stage, booster)
+            loss = weighted_log_loss(proba, truth, weights)
+            if loss < best[0]:  # NaN never is: a diverging booster stops before it
+                best = (loss, iteration, proba)
+        _, iteration, proba = best
+        if proba is None:
+            return None
         doc_slices = document_slices(data.frame[DOC_COLUMN].iloc[test])
-        return proba, doc_slices, np.searchsorted(self.classes_, data.labels[test])
+        return HeldOut(proba, doc_slices, truth, iteration, list(self.classes_))
 
     def _calibration_holdout(self, data: StageTwoData) -> tuple[np.ndarray, np.ndarray] | None:
         """Training and held-out rows of the calibration holdout: ``calibration_share`` of
@@ -410,8 +538,10 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         self, frame: pd.DataFrame, text_proba: np.ndarray | None, training: bool
     ) -> np.ndarray:
         parts = [np.zeros((len(frame), 0))]
+        layout = None
         if self.layout_ is not None:
-            parts.append(self.layout_.transform(frame))
+            layout = self.layout_.transform(frame)
+            parts.append(layout)
         if self.topic_ is not None:
             parts.append(self.topic_.transform(frame))
         if self.memory_ is not None:
@@ -421,6 +551,23 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
             parts.append(text_proba)
             if self.use_context:
                 parts.append(probability_context(text_proba, frame[DOC_COLUMN], self.classes_))
+        if self.use_structure:
+            parts.append(self.structure_features(frame[DOC_COLUMN], text_proba, layout))
+        return np.hstack(parts)
+
+    def structure_features(
+        self, doc_ids: pd.Series, text_proba: np.ndarray | None, layout: np.ndarray | None
+    ) -> np.ndarray:
+        """The page-structure cues of paragraphs (see :mod:`newsseg.structure`): the article
+        span from the text model's probabilities, the rhythm from the layout cues."""
+        documents = Documents(doc_ids)
+        parts = [np.zeros((len(doc_ids), 0))]
+        if text_proba is not None:
+            parts.append(span_cues(text_proba, documents, [str(c) for c in self.classes_]))
+        if layout is not None:
+            names = list(self.layout_.get_feature_names_out())
+            words, stop = (layout[:, names.index(name)] for name in ("log_words", "ends_with_stop"))
+            parts.append(rhythm_cues(words, stop, documents))
         return np.hstack(parts)
 
     # -- prediction
@@ -486,17 +633,25 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         """The learned label chain (start, transition and end log-probabilities)."""
         return Chain(self.log_start_, self.log_transitions_, self.log_end_)
 
+    @property
+    def _zoned(self) -> bool:
+        return bool(getattr(self, "zones", False)) and BODY_LABEL in self.classes_
+
     def log_emission(self, booster_proba: np.ndarray) -> np.ndarray:
         """The chain's emission scores of booster probabilities: log-probability minus the
-        booster's label prior."""
-        return log_proba(booster_proba) - self.log_prior_
+        booster's label prior (for each zone's copy of a label, with ``zones``)."""
+        emission = log_proba(booster_proba) - self.log_prior_
+        return np.tile(emission, ZONES) if self._zoned else emission
 
     def _marginals(
         self, booster_proba: np.ndarray, doc_slices: list[slice], temperature: float
     ) -> np.ndarray:
         """The posterior label marginals of the chain tempered by ``temperature``."""
         emission = self.log_emission(booster_proba)
-        return tempered_marginals(emission, doc_slices, self.chain_, temperature)
+        marginals = tempered_marginals(emission, doc_slices, self.chain_, temperature)
+        if self._zoned:  # a label's probability is that of its copies in all zones
+            return marginals.reshape(len(marginals), ZONES, -1).sum(axis=1)
+        return marginals
 
     def _reported_proba(self, booster_proba: np.ndarray, doc_slices: list[slice]) -> np.ndarray:
         if self.sequence == "none" or len(booster_proba) == 0:
@@ -509,7 +664,19 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
             return booster_proba.argmax(axis=1)
         if self.sequence == "marginal":
             return self._reported_proba(booster_proba, doc_slices).argmax(axis=1)
-        return decode_documents(self.log_emission(booster_proba), doc_slices, self.chain_)
+        states = decode_documents(self.log_emission(booster_proba), doc_slices, self.chain_)
+        return states % len(self.classes_)
+
+    def booster_leaf_max(self) -> float:
+        """The largest absolute leaf value in the booster's trees (learning rate included):
+        a healthy model's stays small; a diverging booster's grows without bound."""
+        check_is_fitted(self, "booster_")
+        values = [
+            np.abs(tree.nodes["value"][tree.nodes["is_leaf"].astype(bool)]).max()
+            for iteration in self.booster_._predictors
+            for tree in iteration
+        ]
+        return float(max(values, default=0.0))
 
     def top_features(self, n: int = 15) -> dict[str, list[tuple[str, float]]]:
         """The ``n`` text features with the largest weight towards each label in the text
@@ -570,6 +737,25 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
             shares = gains[k] / total if total > 0 else gains[k]
             result[label] = {name: float(share) for name, share in zip(names, shares, strict=True)}
         return result
+
+
+def canonical_order(frame: pd.DataFrame, labels: np.ndarray) -> np.ndarray:
+    """Row order that puts a frame's documents in one order whatever order they came in:
+    by ``doc_id``, then by a hash of their paragraphs and labels, each document's rows in
+    page order. Training on it makes the model independent of the order of the input files
+    (composition draws, folds and holdouts all follow row order)."""
+    slices = document_slices(frame[DOC_COLUMN])
+    texts = frame[TEXT_COLUMN].to_numpy()
+    keys = []
+    for number, part in enumerate(slices):
+        digest = hashlib.sha256()
+        for text, label in zip(texts[part], labels[part], strict=True):
+            digest.update(f"{label}\t{text}\n".encode())
+        keys.append((str(frame[DOC_COLUMN].iat[part.start]), digest.hexdigest(), number))
+    keys.sort()
+    if not slices:
+        return np.arange(len(frame))
+    return np.concatenate([np.arange(slices[n].start, slices[n].stop) for *_, n in keys])
 
 
 def site_group(doc_id: str) -> str:

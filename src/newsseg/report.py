@@ -36,10 +36,29 @@ def score_table(scores: dict) -> str:
         f"{'accuracy':<10} {scores['accuracy']:>9.3f}",
         f"{'body_f1':<10} {scores['body_f1']:>9.3f}   (article-body shingle F1; "
         f"P {scores['body_precision']:.3f}, R {scores['body_recall']:.3f})",
-        "",
-        confusion_table(scores["confusion"]),
     ]
+    if "error_blocks" in scores:
+        lines.append(error_block_line(scores["error_blocks"]))
+    lines += ["", confusion_table(scores["confusion"])]
     return "\n".join(lines)
+
+
+def error_block_line(blocks: dict) -> str:
+    """Where the errors are: the share in blocks of identical errors, and at the article's
+    edges (see :func:`newsseg.evaluate.error_blocks`)."""
+    errors = blocks["errors"]
+    return (
+        f"errors: {errors} paragraphs; {blocks['in_blocks']} ({_share(blocks['block_share'])}) "
+        f"in blocks of {blocks['block_min_lines']}+ identical errors, {blocks['at_edges']} "
+        f"({_share(blocks['edge_share'])}) of them at the article's edges"
+    )
+
+
+def _share(value: float) -> str:
+    """A share as a percentage that never rounds a non-zero share to 0%."""
+    if 0 < value < 0.005:
+        return "<1%"
+    return f"{value:.0%}"
 
 
 def confusion_table(confusion: dict) -> str:
@@ -69,8 +88,31 @@ def cv_table(cv: dict) -> str:
         lines += ["", _text_table(*fold_rows(cv))]
     if cv.get("learning_curve"):
         lines += ["", "learning curve (mean ± std over folds):", _text_table(*curve_rows(cv))]
+    if cv.get("tiers"):
+        lines += ["", "pooled out-of-fold, by label tier:", _text_table(*tier_rows(cv["tiers"]))]
     lines += ["", "pooled out-of-fold predictions:", score_table(cv["pooled"])]
     return "\n".join(lines)
+
+
+def tier_rows(tiers: dict[str, dict]) -> tuple[list[str], list[list[str]]]:
+    """One row per label tier: documents, macro-F1, each label's F1, body_f1 and the share of
+    errors in blocks at the article's edges."""
+    labels = list(dict.fromkeys(label for scores in tiers.values() for label in scores["labels"]))
+    columns = ["tier", "documents", "macro-F1", *(f"{label} F1" for label in labels), "body_f1"]
+    columns.append("edge blocks")
+    rows = []
+    for tier, scores in tiers.items():
+        found = scores["labels"]
+        f1 = [found[label]["f1"] if label in found else 0.0 for label in labels]
+        rows.append(
+            [
+                tier,
+                str(scores["documents"]),
+                *_numbers(scores["macro_f1"], *f1, scores["body_f1"]),
+                _share(scores["error_blocks"]["edge_share"]),
+            ]
+        )
+    return columns, rows
 
 
 def _mean_std(values: dict) -> str:
@@ -300,7 +342,7 @@ def evaluation_report(evaluation: Evaluation, context: Sequence[str] = ()) -> Re
         EVALUATION_FILES["reliability"], reliability_png(confidence, correct), "reliability"
     )
     sections: list[tuple[str, list[Block]]] = [
-        ("Summary", [*context, _summary_line(scores), summary_table(scores)]),
+        ("Summary", [*context, _summary_line(scores), summary_table(scores), *_blocks(scores)]),
         ("Per label", [label_table(scores)]),
         (
             "Confusion matrix",
@@ -335,6 +377,11 @@ def evaluation_report(evaluation: Evaluation, context: Sequence[str] = ()) -> Re
         )
     )
     return Report("newsseg evaluation report", sections)
+
+
+def _blocks(scores: dict) -> list[Block]:
+    """The error-block line of a report's summary, where the scores have it."""
+    return [error_block_line(scores["error_blocks"]) + "."] if "error_blocks" in scores else []
 
 
 def site_blocks(sites: list[dict]) -> list[Block]:
@@ -546,6 +593,17 @@ def cv_report(cv: dict, context: Sequence[str] = ()) -> Report:
                 ],
             )
         )
+    if cv.get("tiers"):
+        columns, rows = tier_rows(cv["tiers"])
+        sections.append(
+            (
+                "Per label tier (pooled out-of-fold)",
+                [
+                    "All tiers train together; each tier's test documents are scored apart.",
+                    Table(columns, rows, set(range(1, len(columns)))),
+                ],
+            )
+        )
     pooled = cv["pooled"]
     confusion = Picture(
         CV_FILES["confusion"], confusion_png(pooled["confusion"], "Pooled out-of-fold"), "confusion"
@@ -553,7 +611,13 @@ def cv_report(cv: dict, context: Sequence[str] = ()) -> Report:
     sections.append(
         (
             "Pooled out-of-fold predictions",
-            [summary_table(pooled), label_table(pooled), confusion, confusion_rows(pooled)],
+            [
+                summary_table(pooled),
+                *_blocks(pooled),
+                label_table(pooled),
+                confusion,
+                confusion_rows(pooled),
+            ],
         )
     )
     return Report("newsseg cross-validation report", sections)

@@ -61,6 +61,67 @@ def transition_log_probs(
     )
 
 
+# --------------------------------------------------------------------------- article zones
+
+ZONES = 3
+"""Zones of a page: before its article, the article (from its first to its last body line,
+with what stands inside it), and after it."""
+
+
+def zone_states(label_index: np.ndarray, body: int, n_labels: int) -> np.ndarray:
+    """Each paragraph's state in the zoned chain, ``zone * n_labels + label``: zone 0
+    before the document's first body line, 1 from it to its last body line, 2 after."""
+    positions = np.flatnonzero(label_index == body)
+    zone = np.zeros(len(label_index), dtype=int)
+    if len(positions):
+        zone[positions[0] :] = 1
+        zone[positions[-1] + 1 :] = 2
+    return zone * n_labels + label_index
+
+
+def zone_allowed(n_labels: int, body: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which starts, moves and ends the zoned chain allows: body lines stand only in the
+    article zone, which starts and ends with one; zones never go back."""
+    states = np.arange(ZONES * n_labels)
+    zone, label = states // n_labels, states % n_labels
+    is_body = label == body
+    valid = (zone == 1) | ~is_body
+    start = valid & ((zone == 0) | ((zone == 1) & is_body))
+    end = valid & ((zone == 0) | ((zone == 1) & is_body) | (zone == 2))
+    source, target = np.meshgrid(states, states, indexing="ij")
+    same = zone[source] == zone[target]
+    enters = (zone[source] == 0) & (zone[target] == 1) & is_body[target]
+    leaves = (zone[source] == 1) & is_body[source] & (zone[target] == 2)
+    moves = valid[source] & valid[target] & (same | enters | leaves)
+    return start, moves, end
+
+
+def zone_transition_log_probs(
+    label_index: Sequence[np.ndarray], n_labels: int, body: int, prior: float = TRANSITION_PRIOR
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Log start, transition and end probabilities of the zoned chain (``ZONES * n_labels``
+    states, see :func:`zone_states`) from label-index sequences; moves it does not allow
+    are ``-inf``, the allowed ones smoothed by ``prior``."""
+    allowed_start, allowed_moves, allowed_end = zone_allowed(n_labels, body)
+    start, moves, end = (
+        np.where(allowed, prior, 0.0) for allowed in (allowed_start, allowed_moves, allowed_end)
+    )
+    for sequence in label_index:
+        if len(sequence) == 0:
+            continue
+        states = zone_states(np.asarray(sequence), body, n_labels)
+        start[states[0]] += 1
+        end[states[-1]] += 1
+        np.add.at(moves, (states[:-1], states[1:]), 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rows = moves.sum(axis=1, keepdims=True)
+        return (
+            np.log(start / start.sum()),
+            np.log(np.divide(moves, rows, out=np.zeros_like(moves), where=rows > 0)),
+            np.log(end / end.sum()),
+        )
+
+
 def viterbi(
     log_emission: np.ndarray, log_start: np.ndarray, log_moves: np.ndarray, log_end: np.ndarray
 ) -> np.ndarray:
