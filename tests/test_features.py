@@ -212,3 +212,85 @@ def test_the_longest_run_is_the_first_of_equal_runs_in_each_document():
     start, length = features.longest_runs(flags, features.Documents(doc_ids))
     assert start.tolist() == [1, 0, 0]
     assert length.tolist() == [2, 3, 0]
+
+
+# --------------------------------------------------------------------------- topic cues at scale
+
+
+def gram_topic_cues(gram: np.ndarray) -> np.ndarray:
+    """The topic cues from a document's dense Gram matrix, as newsseg computed them up to
+    v0.4: the reference the sparse sums must reproduce (quadratic memory, small inputs only)."""
+
+    def cosine(dot, norm_a, norm_b):
+        denominator = norm_a * norm_b
+        return np.divide(dot, denominator, out=np.zeros_like(dot), where=denominator > 0)
+
+    def set_norm(members):
+        return float(np.sqrt(max(gram[np.ix_(members, members)].sum(), 0)))
+
+    self_sim = np.diag(gram)
+    norms = np.sqrt(np.maximum(self_sim, 0))
+    row_sums, total = gram.sum(axis=1), gram.sum()
+    rest_norm = np.sqrt(np.maximum(total - 2 * row_sums + self_sim, 0))
+    before_norm = np.sqrt(np.maximum(np.cumsum(np.cumsum(gram, 0), 1).diagonal(), 0))
+    flipped = gram[::-1, ::-1]
+    after_norm = np.sqrt(np.maximum(np.cumsum(np.cumsum(flipped, 0), 1).diagonal(), 0))[::-1]
+    order = np.argsort(-gram[0, 1:], kind="stable")[: features.ANCHOR_SIZE + 1] + 1
+    members = np.concatenate([[0], order[: features.ANCHOR_SIZE]])
+    anchor = cosine(gram[:, members].sum(axis=1), norms, set_norm(members))
+    for k, row in enumerate(order[: features.ANCHOR_SIZE]):
+        own = np.concatenate([[0], np.delete(order, k)[: features.ANCHOR_SIZE]])
+        anchor[row] = cosine(gram[row, own].sum(), norms[row], set_norm(own))
+    return np.column_stack(
+        [
+            gram[:, 0],
+            cosine(row_sums - self_sim, norms, rest_norm),
+            anchor,
+            np.concatenate([[0.0], np.diag(gram, -1)]),
+            np.concatenate([np.diag(gram, 1), [0.0]]),
+            cosine(np.tril(gram, -1).sum(axis=1), norms, np.concatenate([[0.0], before_norm[:-1]])),
+            cosine(np.triu(gram, 1).sum(axis=1), norms, np.concatenate([after_norm[1:], [0.0]])),
+        ]
+    )
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_sparse_topic_cues_equal_the_gram_matrix_cues(seed):
+    from scipy import sparse
+
+    rng = np.random.default_rng(seed)
+    n_rows = [1, 2, 3, 5, 6, 9, 40, 120][seed]
+    dense = sparse.random(n_rows, 30, density=0.15, random_state=rng).toarray()
+    if seed == 3:
+        dense[:] = 0  # no known word at all
+    if n_rows > 2:
+        dense[1] = 0  # a paragraph without a known word
+        dense[2] = dense[0]  # a duplicate of the headline: equal similarities keep their order
+    rows = sparse.csr_matrix(dense.astype(np.float32))
+    gram = (rows @ rows.T).toarray().astype(float)
+    expected = gram_topic_cues(gram)
+    found = features.document_topic_cues(rows)
+    assert found.shape == (n_rows, len(features.GRAM_CUES))
+    np.testing.assert_allclose(found, expected, rtol=1e-5, atol=1e-6)
+    if n_rows > 2:  # a paragraph without a known word is close to nothing, exactly
+        assert (found[1] == 0).all()
+
+
+def test_topic_cues_of_a_long_document_need_no_quadratic_memory():
+    # 30 000 paragraphs sharing a word: a Gram matrix of them is 7.2 GB of float64. The
+    # sparse sums hold a few arrays as long as the document's nonzero values.
+    topic = features.TopicFeatures().fit(
+        pd.DataFrame({"doc_id": ["a", "a", "b", "b"], "text": ["news today", "news", "x", "x"]})
+    )
+    n_rows = 30_000
+    frame = pd.DataFrame({"doc_id": "d", "text": ["news today"] * n_rows})
+    import tracemalloc
+
+    tracemalloc.start()
+    cues = topic.transform(frame)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert cues.shape == (n_rows, len(features.TOPIC_CUES))
+    assert peak < 200e6, peak
+    sim_rest = cues[:, features.TOPIC_CUES.index("sim_rest")]
+    np.testing.assert_allclose(sim_rest, 1.0, rtol=1e-6)

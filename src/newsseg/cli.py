@@ -13,10 +13,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
+import signal
 import sys
+import threading
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -243,9 +246,18 @@ BUG_HINT = "newsseg: this is a bug; please report it with the traceback above"
 Command = TypeVar("Command", bound=Callable[..., None])
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Characters that would act on a terminal (ANSI escapes) or reorder the line (direction
+overrides) if a file name or text holding them were printed as it is."""
+
+
 def error_line(error: NewssegError) -> str:
-    """A known error as the one line the user sees."""
-    return "newsseg: error: " + " ".join(str(error).splitlines())
+    """A known error as the one line the user sees; control characters in it (from a file
+    name, say) are shown escaped, as ``\\x1b``, so they cannot act on the terminal."""
+    message = " ".join(str(error).splitlines())
+    return "newsseg: error: " + _CONTROL.sub(
+        lambda m: m.group().encode("unicode_escape").decode(), message
+    )
 
 
 def reports_errors(command: Command) -> Command:
@@ -255,7 +267,8 @@ def reports_errors(command: Command) -> Command:
     @functools.wraps(command)
     def run(*args, **kwargs):
         try:
-            return command(*args, **kwargs)
+            with _terminate_as_interrupt():
+                return command(*args, **kwargs)
         except NewssegError as error:
             typer.echo(error_line(error), err=True)
             raise typer.Exit(ERROR_EXIT) from None
@@ -270,6 +283,24 @@ def reports_errors(command: Command) -> Command:
             raise typer.Exit(BUG_EXIT) from None
 
     return run  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Take SIGTERM (``kill``, a container stopping) as Ctrl-C while a command runs: the
+    KeyboardInterrupt unwinds the writes, so no temporary file is left behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _quiet_stdout() -> None:

@@ -18,6 +18,7 @@ import io
 import itertools
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -55,27 +56,73 @@ NEW_LABELS_HINT = "declare new labels with --labels"
 
 def expand_paths(paths: Iterable[str | Path], suffixes: Sequence[str]) -> list[str | Path]:
     """Files named by ``paths``: files as given, directories searched recursively for
-    ``suffixes``, ``-`` kept for standard input. Missing paths are an error."""
-    return [file for raw in paths for file in expand_path(raw, suffixes)]
+    ``suffixes``, ``-`` kept for standard input. Missing paths are an error, and so is an
+    entry of a folder that cannot be read (see :func:`expand_path`)."""
+    files: list[str | Path] = []
+    for raw in paths:
+        for item in expand_path(raw, suffixes):
+            if isinstance(item, InputError):
+                raise item
+            files.append(item)
+    return files
 
 
-def expand_path(raw: str | Path, suffixes: Sequence[str]) -> list[str | Path]:
-    """The files named by one path (see :func:`expand_paths`)."""
+def expand_path(raw: str | Path, suffixes: Sequence[str]) -> list[str | Path | InputError]:
+    """The files named by one path (see :func:`expand_paths`), in order. Inside a folder, an
+    entry named like an input that is no readable file (a broken symbolic link, a FIFO, a
+    socket) is given as its :class:`InputError`, in its place, so that it can be listed as
+    a bad input. A path named as such may be any readable file, such as a pipe
+    (``<(cat page.txt)``)."""
     if str(raw) == STDIN_PATH:
         return [STDIN_PATH]
     path = Path(raw)
     if path.is_dir():
-        files = sorted(
-            p
-            for p in path.rglob("*")
-            if p.is_file() and p.suffix.lower() in suffixes and p.name != MANIFEST_NAME
-        )
-        if not files:
+        found = [_folder_entry(entry) for entry in sorted(_walk(path, suffixes), key=_entry_path)]
+        if not found:
             raise InputError(path, f"no {'/'.join('*' + s for s in suffixes)} files in folder")
-        return list(files)
-    if path.is_file():
+        return [entry for entry in found if entry is not None]
+    if path.exists():  # a file, or a pipe, FIFO or device named on purpose
         return [path]
+    if path.is_symlink():
+        raise InputError(path, f"broken symbolic link (to {os.readlink(path)}, which is missing)")
     raise InputError(path, "no such file or folder")
+
+
+def _walk(folder: Path, suffixes: Sequence[str]) -> Iterator[Path | InputError]:
+    """The entries below ``folder`` named like inputs, found without recursion, so that any
+    depth of folders works; symbolic links to folders are not followed (they may loop)."""
+    stack = [folder]
+    while stack:
+        current = stack.pop()
+        try:
+            with os.scandir(current) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(Path(entry.path))
+                    elif (
+                        Path(entry.name).suffix.lower() in suffixes and entry.name != MANIFEST_NAME
+                    ):
+                        yield Path(entry.path)
+        except OSError as error:
+            yield InputError(current, f"cannot read folder: {error.strerror or error}")
+
+
+def _entry_path(entry: Path | InputError) -> Path:
+    return Path(entry.path) if isinstance(entry, InputError) else entry
+
+
+def _folder_entry(entry: Path | InputError) -> Path | InputError | None:
+    """An entry found in a folder: a file, the error of one that cannot be read, or None
+    for a link to a folder."""
+    if isinstance(entry, InputError) or entry.is_file():
+        return entry
+    if entry.is_dir():
+        return None
+    if entry.is_symlink() and not entry.exists():
+        return InputError(
+            entry, f"broken symbolic link (to {os.readlink(entry)}, which is missing)"
+        )
+    return InputError(entry, "not a regular file (a FIFO, socket or device); skipped")
 
 
 def read_path_list(path: str | Path, encoding: str = "utf-8") -> list[str]:
@@ -129,6 +176,19 @@ def _codec(encoding: str) -> str:
     return "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
 
 
+def _text_codec(path: str | Path, encoding: str) -> str:
+    """The codec for ``encoding`` (see :func:`_codec`); an encoding Python does not know,
+    or a codec that makes no text of bytes (``rot13``, ``base64``), is an error."""
+    codec = _codec(encoding)
+    try:
+        info = codecs.lookup(codec)
+    except LookupError:
+        raise InputError(path, f"unknown encoding {encoding!r}") from None
+    if not getattr(info, "_is_text_encoding", True):  # how bytes.decode tells them apart
+        raise InputError(path, f"unknown encoding {encoding!r} (not a text encoding)")
+    return codec
+
+
 def _refuse_binary(data: bytes, path: str | Path, encoding: str) -> None:
     """Refuse a NUL byte in the first bytes of a file, the mark of binary data."""
     nul = data.find(b"\x00", 0, BINARY_SNIFF_BYTES)
@@ -161,10 +221,7 @@ READ_BLOCK_BYTES = 1 << 20
 def _decoded_blocks(path: str | Path, encoding: str = "utf-8") -> Iterator[str]:
     """The text of a file, decoded strictly block by block (memory stays bounded by a
     block); errors are those of :func:`read_text`, located by line."""
-    try:
-        decoder = codecs.getincrementaldecoder(_codec(encoding))(errors="strict")
-    except LookupError:
-        raise InputError(path, f"unknown encoding {encoding!r}") from None
+    decoder = codecs.getincrementaldecoder(_text_codec(path, encoding))(errors="strict")
     at_start = True  # leading BOMs are dropped, as read_text does
     lines_before = 0
     with _input_errors(path), open(path, "rb") as stream:
@@ -200,29 +257,6 @@ def iter_lines(path: str | Path, encoding: str = "utf-8") -> Iterator[tuple[int,
     yield number, pending.removesuffix("\r")
 
 
-class _DecodedStream(io.TextIOBase):
-    """A read-only text stream over :func:`_decoded_blocks`, for ``pandas.read_csv``."""
-
-    def __init__(self, blocks: Iterator[str]) -> None:
-        super().__init__()
-        self._blocks = blocks
-        self._buffer = ""
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> str:
-        while size is None or size < 0 or len(self._buffer) < size:
-            block = next(self._blocks, None)
-            if block is None:
-                break
-            self._buffer += block
-        if size is None or size < 0:
-            size = len(self._buffer)
-        text, self._buffer = self._buffer[:size], self._buffer[size:]
-        return text
-
-
 def _lines(text: str) -> Iterator[tuple[int, str]]:
     """Numbered lines of a text, LF and CRLF endings removed.
 
@@ -242,15 +276,30 @@ def read_dump(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
     return _frame(path, texts, [None] * len(texts), numbers)
 
 
+_INVISIBLE_ONLY = re.compile(
+    r"[\s\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    r"\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]*"
+)
+"""Whitespace and characters that show nothing (zero-width spaces and joiners, direction
+marks, soft hyphens, variation selectors, fillers): a line of only these is blank."""
+
+
+def paragraph_text(line: str) -> str:
+    """A line as a paragraph: stripped, or empty when nothing in it is visible."""
+    text = line.strip()
+    return "" if _INVISIBLE_ONLY.fullmatch(text) else text
+
+
 def split_dump(text: str) -> list[str]:
     """The paragraphs of a dump's text: its lines, stripped, blank ones skipped."""
-    return [line.strip() for _, line in _lines(text) if line.strip()]
+    paragraphs = (paragraph_text(line) for _, line in _lines(text))
+    return [paragraph for paragraph in paragraphs if paragraph]
 
 
 def _dump_rows(path: str | Path, encoding: str) -> tuple[list[str], list[int]]:
     texts, numbers = [], []
     for number, line in _lines(read_text(path, encoding)):
-        text = line.strip()
+        text = paragraph_text(line)
         if text:
             texts.append(text)
             numbers.append(number)
@@ -279,7 +328,7 @@ def _labeled_rows(
 ) -> tuple[list[str], list[str | None], list[int]]:
     texts, found_labels, numbers = [], [], []
     for number, line in _lines(read_text(path, encoding)):
-        if not line.strip():
+        if not paragraph_text(line):
             continue
         label, tab, text = line.partition("\t")
         if not tab:
@@ -291,9 +340,10 @@ def _labeled_rows(
             raise InputError(path, _unknown_label(label, labels, label_hint), number)
         if require_labels and not label:
             raise InputError(path, "empty label", number)
-        if not text.strip():
+        text = paragraph_text(text)
+        if not text:
             continue
-        texts.append(text.strip())
+        texts.append(text)
         found_labels.append(label or None)
         numbers.append(number)
     return texts, found_labels, numbers
@@ -341,7 +391,7 @@ def iter_table(
     elif suffix == ".jsonl":
         raw = _jsonl_chunks(path, encoding, chunk_rows)
     elif suffix == ".parquet":
-        raw = _parquet_chunks(path, chunk_rows)
+        raw = _parquet_chunks(path, chunk_rows, encoding)
     else:
         raise InputError(path, f"unknown table kind {suffix!r}")
     carry: pd.DataFrame | None = None
@@ -382,7 +432,7 @@ def _table_frame(
 
     table["line"] = np.asarray(lines, dtype=int)
     table["text"] = column("text")
-    table = table[table["text"] != ""]
+    table = table[table["text"].map(paragraph_text) != ""]
     label_column = column("label")
     for line, label in zip(table["line"], label_column, strict=True):
         if label and label not in labels:
@@ -423,19 +473,60 @@ def _cell_text(value: object) -> str:
 
 def _csv_chunks(
     path: str | Path, encoding: str, chunk_rows: int
-) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
-    """A CSV file's rows in chunks, read as it is parsed; the header is line 1."""
-    stream = _DecodedStream(_decoded_blocks(path, encoding))
-    offset = 2
+) -> Iterator[tuple[pd.DataFrame, list[int]]]:
+    """A CSV file's rows in chunks, read as it is parsed, with the line each row starts on
+    (the header is line 1). A row with more or fewer fields than the header is an error:
+    pandas would silently take the first column as the index, or fill the gaps."""
+    csv.field_size_limit(sys.maxsize)  # a paragraph may be megabytes long
+    reader = csv.reader(_text_lines(path, encoding), strict=True)
     try:
-        with pd.read_csv(stream, dtype=str, keep_default_na=False, chunksize=chunk_rows) as reader:
-            for table in reader:
-                yield table, np.arange(offset, offset + len(table))
-                offset += len(table)
-    except pd.errors.EmptyDataError:
-        raise InputError(path, "empty table") from None
-    except pd.errors.ParserError as error:
-        raise InputError(path, f"not a valid CSV table ({_first_line(error)})") from None
+        header = next(reader, None)
+        while header is not None and not header:  # blank lines before the header
+            header = next(reader, None)
+        if header is None:
+            raise InputError(path, "empty table")
+        duplicates = sorted({name for name in header if header.count(name) > 1})
+        if duplicates:
+            raise InputError(path, f"column(s) named twice: {', '.join(duplicates)}", 1)
+    except csv.Error as error:
+        raise InputError(path, f"not a valid CSV table ({error})", reader.line_num) from None
+    rows: list[list[str]] = []
+    numbers: list[int] = []
+    chunks = 0
+    start = reader.line_num + 1
+    try:
+        for row in reader:
+            if row:  # blank lines are skipped
+                if len(row) != len(header):
+                    raise InputError(
+                        path, f"{len(row)} field(s), but the header has {len(header)}", start
+                    )
+                rows.append(row)
+                numbers.append(start)
+                if len(rows) >= chunk_rows:
+                    yield pd.DataFrame(rows, columns=header, dtype=object), numbers
+                    rows, numbers, chunks = [], [], chunks + 1
+            start = reader.line_num + 1
+    except (InputError, csv.Error) as error:
+        if not isinstance(error, InputError):
+            error = InputError(path, f"not a valid CSV table ({error})", reader.line_num)
+        if rows:  # the rows before the bad one are still read: their documents are written
+            yield pd.DataFrame(rows, columns=header, dtype=object), numbers
+        raise error from None
+    if rows or not chunks:  # a header alone is a table without rows
+        yield pd.DataFrame(rows, columns=header, dtype=object), numbers
+
+
+def _text_lines(path: str | Path, encoding: str) -> Iterator[str]:
+    """The lines of a file with their line ends, decoded block by block (for ``csv``)."""
+    pending = ""
+    for block in _decoded_blocks(path, encoding):
+        pieces = (pending + block).split("\n")
+        pending = pieces.pop()
+        for piece in pieces:
+            yield piece + "\n"
+    if pending:
+        yield pending
 
 
 def _jsonl_chunks(
@@ -445,29 +536,39 @@ def _jsonl_chunks(
     records: list[dict] = []
     numbers: list[int] = []
     chunks = 0
-    for number, line in iter_lines(path, encoding):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(path, f"not a JSON object ({error.msg})", number) from None
-        except (ValueError, RecursionError) as error:  # e.g. a 5000-digit integer, deep nesting
-            raise InputError(
-                path, f"not a usable JSON object ({_first_line(error)})", number
-            ) from None
-        if not isinstance(record, dict):
-            raise InputError(path, "not a JSON object", number)
-        records.append(record)
-        numbers.append(number)
-        if len(records) >= chunk_rows:
+    try:
+        for number, line in iter_lines(path, encoding):
+            if not line.strip():
+                continue
+            records.append(_json_record(path, number, line))
+            numbers.append(number)
+            if len(records) >= chunk_rows:
+                yield pd.DataFrame.from_records(records), numbers
+                records, numbers, chunks = [], [], chunks + 1
+    except InputError:
+        if records:  # the records before the bad line are still read: their documents are written
             yield pd.DataFrame.from_records(records), numbers
-            records, numbers, chunks = [], [], chunks + 1
+        raise
     if records or not chunks:  # an empty file is a table without columns
         yield pd.DataFrame.from_records(records), numbers
 
 
-def _parquet_chunks(path: str | Path, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, range]]:
+def _json_record(path: str | Path, number: int, line: str) -> dict:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise InputError(path, f"not a JSON object ({error.msg})", number) from None
+    except (ValueError, RecursionError) as error:  # e.g. a 5000-digit integer, deep nesting
+        raise InputError(path, f"not a usable JSON object ({_first_line(error)})", number) from None
+    if not isinstance(record, dict):
+        raise InputError(path, "not a JSON object", number)
+    return record
+
+
+def _parquet_chunks(
+    path: str | Path, chunk_rows: int, encoding: str = "utf-8"
+) -> Iterator[tuple[pd.DataFrame, range]]:
+    """A Parquet file's rows in batches; a column of bytes is decoded with ``encoding``."""
     try:
         import pyarrow  # (checked here so the error can say how to install it)
         import pyarrow.parquet as pq
@@ -484,10 +585,40 @@ def _parquet_chunks(path: str | Path, chunk_rows: int) -> Iterator[tuple[pd.Data
             yield parquet.schema_arrow.empty_table().to_pandas(), range(0)
             return
         for batch in itertools.chain([first], batches):
-            yield batch.to_pandas(), range(offset, offset + batch.num_rows)
+            lines = range(offset, offset + batch.num_rows)
+            yield _decoded_bytes(path, batch.to_pandas(), lines, encoding), lines
             offset += batch.num_rows
     except (OSError, ValueError, pyarrow.ArrowException) as error:
         raise InputError(path, f"not a valid Parquet file ({_first_line(error)})") from None
+
+
+def _decoded_bytes(
+    path: str | Path, table: pd.DataFrame, lines: Sequence[int], encoding: str
+) -> pd.DataFrame:
+    """``table`` with its cells of bytes (a Parquet ``binary`` column) decoded as text,
+    not taken as their Python repr ``b'...'``; undecodable bytes name their row."""
+    for name in table.columns:
+        column = table[name]
+        if column.dtype != object or not column.map(lambda v: isinstance(v, bytes)).any():
+            continue
+        codec = _text_codec(path, encoding)
+        decoded = []
+        for line, value in zip(lines, column, strict=True):
+            if isinstance(value, bytes):
+                try:
+                    value = value.decode(codec)
+                except UnicodeError as error:
+                    start = getattr(error, "start", 0)
+                    bad = value[start : start + 1].hex()
+                    raise InputError(
+                        path,
+                        f"column {name!r}: cannot decode byte 0x{bad} as {encoding}; "
+                        "give the right --encoding",
+                        line,
+                    ) from None
+            decoded.append(value)
+        table[name] = pd.Series(decoded, index=table.index, dtype=object)
+    return table
 
 
 def _first_line(error: Exception) -> str:
@@ -941,7 +1072,7 @@ def prediction_lines(
     ``proba_labels``: plain lists, so that formatting costs no pandas call per document."""
     if output_format == "tsv":
         return [
-            f"{label}\t{text}\n"
+            f"{label}\t{_printable(text)}\n"
             for label, text in zip(columns["label"], columns["text"], strict=True)
         ]
     if output_format == ARTICLE_FORMAT:  # the other paragraphs give empty lines: none
@@ -974,6 +1105,15 @@ def prediction_lines(
     raise ValueError(f"unknown output format {output_format!r}; use one of {OUTPUT_FORMATS}")
 
 
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+"""Control characters but tab and line feed: TSV output shows them escaped (``\\x1b``),
+as a terminal would act on them (ANSI escapes) and a lone CR breaks a line for other tools."""
+
+
+def _printable(text: str) -> str:
+    return _CONTROL_IN_TEXT.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
+
+
 class _LineList(list):
     """A list a csv writer writes to: one item per row, as ``writerow`` writes once a row."""
 
@@ -981,9 +1121,23 @@ class _LineList(list):
         self.append(text)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A spreadsheet takes a cell starting with one of these as a formula (``=HYPERLINK(...)``
+runs when the file is opened): such text cells get a leading ``'`` in every CSV we write."""
+
+
+def neutralise_formula(value: object) -> object:
+    """A text cell as a spreadsheet shows it without running it: ``'`` before a leading
+    ``=``, ``+``, ``-``, ``@``, tab or CR (OWASP's advice); numbers and other text as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv_lines(rows: Iterable[Sequence]) -> list[str]:
     lines = _LineList()
-    csv.writer(lines, lineterminator="\n").writerows(rows)
+    safe_rows = ([neutralise_formula(value) for value in row] for row in rows)
+    csv.writer(lines, lineterminator="\n").writerows(safe_rows)
     return lines
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from newsseg import api, dataset
-from newsseg.errors import NewssegError
+from newsseg.errors import NewssegError, WorkerLostError
 from newsseg.model import ParagraphLabeler
 
 __all__ = ["DaskExecutor", "label_dask_bag", "label_dask_dataframe", "predict"]
@@ -69,12 +69,35 @@ class DaskExecutor:
             for task in tasks:
                 pending.append(self.client.submit(work, task, shipped, pure=False))
                 if len(pending) >= window:
-                    yield pending.popleft().result()
+                    yield _result(pending.popleft())
             while pending:
-                yield pending.popleft().result()
+                yield _result(pending.popleft())
         finally:  # an error ended the run: drop what is still queued
             for future in pending:
                 future.cancel()
+
+
+def _result(future: Any) -> api.TaskResult:
+    """A batch's result; a lost worker or scheduler is a :class:`WorkerLostError`."""
+    import concurrent.futures
+
+    from distributed import KilledWorker
+    from distributed.comm import CommClosedError
+
+    try:
+        return future.result()
+    except KilledWorker as error:  # the scheduler gave up after workers died running it
+        raise WorkerLostError(f"Dask workers died running a batch ({_first_line(error)})") from None
+    except (concurrent.futures.CancelledError, CommClosedError) as error:
+        what = _first_line(error) or type(error).__name__
+        raise WorkerLostError(f"lost the Dask scheduler or its workers ({what})") from None
+
+
+def _first_line(error: Exception) -> str:
+    try:
+        return " ".join(str(error).split())[:200]
+    except Exception:  # distributed's own exceptions may fail to print
+        return type(error).__name__
 
 
 @contextlib.contextmanager
@@ -100,12 +123,28 @@ def dask_executor(scheduler: str, workers: int | None = None) -> Iterator[DaskEx
                 raise NewssegError("--jobs sets the workers of '--dask-scheduler local' only")
             try:
                 client = Client(scheduler, timeout=CONNECT_TIMEOUT_SECONDS)
-            except (OSError, TimeoutError, ValueError) as error:
+            except (OSError, TimeoutError, ValueError, TypeError) as error:
+                hint = _connect_hint(scheduler, error)
                 raise NewssegError(
-                    f"cannot reach the Dask scheduler at {scheduler}: {error}"
+                    f"cannot reach the Dask scheduler at {scheduler}: {hint}"
                 ) from None
             stack.enter_context(client)
         yield DaskExecutor(client, reads_files=scheduler == LOCAL_SCHEDULER)
+
+
+TLS_SETTINGS = "distributed.comm.tls.ca-file, distributed.comm.tls.client.cert and .key"
+
+
+def _connect_hint(scheduler: str, error: Exception) -> str:
+    """What to do when a client cannot be made for ``scheduler``: distributed raises a
+    TypeError for a tls:// or wss:// address without certificates and for ucx:// without
+    UCX support."""
+    scheme = scheduler.partition("://")[0].lower() if "://" in scheduler else "tcp"
+    if isinstance(error, TypeError) and scheme in ("tls", "wss"):
+        return f"{scheme}:// needs the client's certificates in the Dask config ({TLS_SETTINGS})"
+    if isinstance(error, TypeError) and scheme == "ucx":
+        return "ucx:// needs UCX support for Dask (pip install distributed-ucxx), which is missing"
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def predict(

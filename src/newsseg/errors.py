@@ -45,3 +45,8 @@ class OutputError(NewssegError):
 
     def __reduce__(self):  # pickled whole, as worker processes send errors back
         return type(self), (self.path, self.reason)
+
+
+class WorkerLostError(NewssegError):
+    """A worker process (``--jobs``), a Dask worker or the Dask scheduler died while it
+    labeled a batch: the batches in flight are lost. ``str(error)`` says what was lost."""

@@ -669,39 +669,104 @@ def _cosine(dot: np.ndarray, norm_a: np.ndarray, norm_b: np.ndarray) -> np.ndarr
     return np.divide(dot, denominator, out=np.zeros_like(dot), where=denominator > 0)
 
 
-def document_topic_cues(gram: np.ndarray) -> np.ndarray:
-    """The similarity cues of one document, from the Gram matrix of its TF-IDF rows: how
-    close each paragraph is to the headline, to the story's anchor, to the rest of the
-    document, to its neighbours, and to what stands before and after it. Columns:
-    :data:`GRAM_CUES`."""
-    self_sim = np.diag(gram)
+class _Terms:
+    """The nonzero TF-IDF values of one document's rows, in two orders: by row (as stored)
+    and by term, then row. Every cue is a sum over these values, so memory and time are
+    linear in the document's length (no ``rows @ rows.T``, which grows with its square)."""
+
+    def __init__(self, rows) -> None:
+        rows = rows.tocsr()
+        self.n_rows = rows.shape[0]
+        self.indptr = rows.indptr
+        self.values = rows.data.astype(float)
+        self.row = np.repeat(np.arange(self.n_rows), np.diff(rows.indptr))
+        _, self.term = np.unique(rows.indices, return_inverse=True)
+        self.term = self.term.ravel()
+        self.n_terms = int(self.term.max()) + 1 if len(self.term) else 0
+        # By term, then row: a stable sort of the row order.
+        self.order = np.argsort(self.term, kind="stable")
+
+    def per_row(self, weights: np.ndarray) -> np.ndarray:
+        """Sums of ``weights`` (one per value, in row order) for each row."""
+        return _sums(self.row, weights, self.n_rows)
+
+    def summed(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """The sum of the given rows (default: all) as a dense vector over the terms."""
+        if rows is None:
+            keep = slice(None)
+        else:  # a few rows (the anchor): their values, where each row is stored
+            keep = np.concatenate(
+                [np.arange(self.indptr[r], self.indptr[r + 1]) for r in rows] or [np.zeros(0, int)]
+            )
+        return _sums(self.term[keep], self.values[keep], self.n_terms)
+
+    def dot(self, vector: np.ndarray) -> np.ndarray:
+        """Each row's dot product with a dense vector over the terms."""
+        return self.per_row(self.values * vector[self.term])
+
+    def before_after(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's dot product with the sum of the rows before it, and of the rows after
+        it (exactly 0 where no other row shares a term with it)."""
+        term, row, value = self.term[self.order], self.row[self.order], self.values[self.order]
+        running = np.cumsum(value)
+        first = np.flatnonzero(np.diff(term, prepend=-1) != 0)
+        size = np.diff(np.append(first, len(term)))
+        group_start = np.repeat(first, size)
+        group_last = np.repeat(first + size - 1, size)
+        before = (running - value) - (running - value)[group_start]
+        after = running[group_last] - running
+        dot_before = _sums(row, value * before, self.n_rows)
+        dot_after = _sums(row, value * after, self.n_rows)
+        return dot_before, dot_after
+
+    def neighbours(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's dot product with the row before it and with the row after it."""
+        term, row, value = self.term[self.order], self.row[self.order], self.values[self.order]
+        adjacent = (term[1:] == term[:-1]) & (row[1:] == row[:-1] + 1)
+        products = (value[1:] * value[:-1])[adjacent]
+        previous = _sums(row[1:][adjacent], products, self.n_rows)
+        following = _sums(row[:-1][adjacent], products, self.n_rows)
+        return previous, following
+
+
+def _sums(groups: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
+    """The sum of ``weights`` in each of ``size`` groups (floats, even when there are none)."""
+    return np.bincount(groups, weights, minlength=size).astype(float)
+
+
+def document_topic_cues(rows) -> np.ndarray:
+    """The similarity cues of one document, from its TF-IDF rows (sparse, one per paragraph
+    in page order): how close each paragraph is to the headline, to the story's anchor, to
+    the rest of the document, to its neighbours, and to what stands before and after it.
+    Columns: :data:`GRAM_CUES`. Linear in the document's length (see :class:`_Terms`)."""
+    terms = _Terms(rows)
+    self_sim = terms.per_row(terms.values**2)
     norms = np.sqrt(np.maximum(self_sim, 0))
-    row_sums = gram.sum(axis=1)
-    total = gram.sum()
+    whole = terms.summed()
+    row_sums = terms.dot(whole)
+    total = float(whole @ whole)
+    before_dot, after_dot = terms.before_after()
     # The rest of the document: the sum of all rows but this one.
-    rest_dot = row_sums - self_sim
+    rest_dot = before_dot + after_dot
     rest_norm = np.sqrt(np.maximum(total - 2 * row_sums + self_sim, 0))
-    sim_headline = gram[:, 0]
-    previous = np.concatenate([[0.0], np.diag(gram, -1)])
-    following = np.concatenate([np.diag(gram, 1), [0.0]])
-    before_dot = np.tril(gram, -1).sum(axis=1)
-    before_norm = np.sqrt(np.maximum(np.cumsum(np.cumsum(gram, 0), 1).diagonal(), 0))
-    before_norm = np.concatenate([[0.0], before_norm[:-1]])
-    after_dot = np.triu(gram, 1).sum(axis=1)
-    flipped = gram[::-1, ::-1]
-    after_norm = np.sqrt(np.maximum(np.cumsum(np.cumsum(flipped, 0), 1).diagonal(), 0))[::-1]
-    after_norm = np.concatenate([after_norm[1:], [0.0]])
+    sim_headline = terms.dot(terms.summed(np.array([0]))) if terms.n_rows else np.zeros(0)
+    previous, following = terms.neighbours()
+    # |sum of rows up to i|^2 grows by 2 * (row i . rows before it) + |row i|^2 at each row.
+    up_to = np.cumsum(2 * before_dot + self_sim)
+    before_norm = np.sqrt(np.maximum(np.concatenate([[0.0], up_to[:-1]]), 0))
+    from_on = np.cumsum((2 * after_dot + self_sim)[::-1])[::-1]
+    after_norm = np.sqrt(np.maximum(np.concatenate([from_on[1:], [0.0]]), 0))
     return np.column_stack(
         [
             sim_headline,
             _cosine(rest_dot, norms, rest_norm),
-            _anchor_similarity(gram, norms),
+            _anchor_similarity(terms, sim_headline, norms),
             previous,
             following,
             _cosine(before_dot, norms, before_norm),
             _cosine(after_dot, norms, after_norm),
         ]
-    )
+    ).reshape(terms.n_rows, len(GRAM_CUES))
 
 
 GRAM_CUES = (
@@ -715,20 +780,21 @@ GRAM_CUES = (
 )
 
 
-def _anchor_similarity(gram: np.ndarray, norms: np.ndarray) -> np.ndarray:
+def _anchor_similarity(terms: _Terms, sim_headline: np.ndarray, norms: np.ndarray) -> np.ndarray:
     """Each paragraph's cosine to the anchor: the headline and the :data:`ANCHOR_SIZE`
     paragraphs most similar to it, the paragraph itself left out (then the next one in)."""
-    order = np.argsort(-gram[0, 1:], kind="stable")[: ANCHOR_SIZE + 1] + 1
+    if not terms.n_rows:
+        return np.zeros(0)
+    order = np.argsort(-sim_headline[1:], kind="stable")[: ANCHOR_SIZE + 1] + 1
     members = np.concatenate([[0], order[:ANCHOR_SIZE]])
-    out = _cosine(gram[:, members].sum(axis=1), norms, _set_norm(gram, members))
+    anchor = terms.summed(members)
+    out = _cosine(terms.dot(anchor), norms, np.sqrt(max(float(anchor @ anchor), 0)))
     for k, row in enumerate(order[:ANCHOR_SIZE]):
-        own = np.concatenate([[0], np.delete(order, k)[:ANCHOR_SIZE]])
-        out[row] = _cosine(gram[row, own].sum(), norms[row], _set_norm(gram, own))
+        own = terms.summed(np.concatenate([[0], np.delete(order, k)[:ANCHOR_SIZE]]))
+        mine = terms.summed(np.array([row]))
+        own_norm = np.sqrt(max(float(own @ own), 0))
+        out[row] = _cosine(np.array([float(mine @ own)]), norms[row : row + 1], own_norm)[0]
     return out
-
-
-def _set_norm(gram: np.ndarray, members: np.ndarray) -> float:
-    return float(np.sqrt(max(gram[np.ix_(members, members)].sum(), 0)))
 
 
 def headline_word_overlap(words: Words, documents: Documents) -> np.ndarray:
@@ -771,8 +837,7 @@ class TopicFeatures(TransformerMixin, BaseEstimator):
         terms = np.diff(matrix.indptr)
         gram_cues = np.zeros((len(texts), len(GRAM_CUES)))
         for part in document_slices(doc_ids):
-            rows = matrix[part]
-            gram_cues[part] = document_topic_cues((rows @ rows.T).toarray().astype(float))
+            gram_cues[part] = document_topic_cues(matrix[part])
         cue = dict(zip(GRAM_CUES, gram_cues.T, strict=True))
         cue["sim_neighbours"] = np.maximum(cue["sim_previous"], cue["sim_next"])
         cue["headline_word_overlap"] = headline_word_overlap(batch_words(texts), documents)

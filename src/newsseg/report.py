@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsseg.dataset import atomic_output, write_text
+from newsseg.dataset import atomic_output, neutralise_formula, write_text
 from newsseg.evaluate import LABEL_METRICS, SUMMARY_METRICS, Evaluation
 
 CONFUSION_CORNER = "true \\ pred"
@@ -200,6 +200,7 @@ def inspect_table(info: dict) -> str:
         f"trained on   {data.get('documents', '?')} documents, "
         f"{data.get('paragraphs', '?')} paragraphs, {data.get('sites', '?')} sites",
     ]
+    lines += [f"warning      {problem}" for problem in info.get("metadata_problems", [])]
     if data.get("label_counts"):
         counts = ", ".join(f"{label} {count}" for label, count in data["label_counts"].items())
         lines.append(f"label counts {counts}")
@@ -626,8 +627,20 @@ def cv_report(cv: dict, context: Sequence[str] = ()) -> Report:
 # --------------------------------------------------------------------------- rendering
 
 
+_MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]()!|~:@])|(?<=www)(\.)", re.IGNORECASE)
+"""What makes text a link, an image (a remote one is a tracking pixel), emphasis, code,
+a table cell's end or an autolink (``http:``, ``www.``, ``@``) in Markdown."""
+_MARKDOWN_LINE_START = re.compile(r"^(\d*)([#+\-=>]|(?<=\d)[.)])")
+"""What makes a line a heading, a list item or a rule."""
+
+
 def _markdown_cell(text: str) -> str:
-    return html.escape(str(text), quote=False).replace("|", "\\|")
+    """Text shown as it is in Markdown: HTML escaped, Markdown punctuation backslashed."""
+    return _MARKDOWN_INLINE.sub(r"\\\g<0>", html.escape(str(text), quote=False))
+
+
+def _markdown_paragraph(text: str) -> str:
+    return _MARKDOWN_LINE_START.sub(r"\1\\\2", _markdown_cell(text))
 
 
 def render_markdown(report: Report) -> str:
@@ -668,7 +681,7 @@ def _markdown_blocks(blocks: Sequence[Block]) -> list[str]:
         elif isinstance(block, Picture):
             lines.append(f"![{block.alt}]({block.file_name})")
         else:
-            lines.append(_markdown_cell(block))
+            lines.append(_markdown_paragraph(block))
         lines.append("")
     return lines
 
@@ -830,8 +843,12 @@ def _write(path: Path, content: str | bytes) -> None:
 
 def errors_csv(evaluation: Evaluation) -> str:
     """Every misclassified paragraph as CSV: file, line, doc_id, site, true_label,
-    predicted_label, confidence, proba_<label>..., text."""
-    return evaluation.errors.to_csv(index=False, lineterminator="\n", float_format="%.6g")
+    predicted_label, confidence, proba_<label>..., text. Text cells that a spreadsheet would
+    run as a formula are neutralised (see :func:`~newsseg.dataset.neutralise_formula`)."""
+    errors = evaluation.errors.copy()
+    for column in errors.select_dtypes(exclude="number").columns:
+        errors[column] = errors[column].map(neutralise_formula)
+    return errors.to_csv(index=False, lineterminator="\n", float_format="%.6g")
 
 
 def write_evaluation_report(
