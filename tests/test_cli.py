@@ -268,6 +268,7 @@ def test_evaluate_report_lists_exactly_the_misclassified_paragraphs(
     assert sorted(p.name for p in out.iterdir()) == [
         "confusion.png",
         "errors.csv",
+        "reliability.png",
         "report.html",
         "report.md",
     ]
@@ -276,7 +277,7 @@ def test_evaluate_report_lists_exactly_the_misclassified_paragraphs(
     assert len(errors) >= 6  # the relabeled teasers at least
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "data:image/png;base64," in page
-    assert f"Misclassified paragraphs ({len(errors)})" in page
+    assert f"Misclassified paragraphs ({len(errors)} in " in page
     markdown = (out / "report.md").read_text(encoding="utf-8")
     assert "## Per site" in markdown and "## Worst documents" in markdown
     assert "## Per source" not in markdown  # no manifest here
@@ -342,7 +343,7 @@ def test_inspect_shows_metadata_and_top_features(tiny_model_path, tmp_path):
     result = run("inspect", str(tiny_model_path), "--top", "3", "--json", str(tmp_path / "i.json"))
     assert result.exit_code == 0, result.output
     assert "labels       headline, body, legal, teaser" in result.stdout
-    assert "strongest features towards legal:" in result.stdout
+    assert "strongest text features towards legal (text model weights):" in result.stdout
     assert "no cross-validation scores" in result.stdout
     info = json.loads((tmp_path / "i.json").read_text(encoding="utf-8"))
     assert len(info["training_data"]["sha256"]) == 64

@@ -48,9 +48,10 @@ def test_html_report_is_self_contained_and_escapes_text():
     assert not re.search(r"<(script|link)\b", page)  # no code, no external stylesheet
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing fetched
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
-    assert len(images) == 1 and base64.b64decode(images[0]).startswith(PNG_MAGIC)
+    assert len(images) == 2  # the confusion heat map and the reliability diagram
+    assert all(base64.b64decode(image).startswith(PNG_MAGIC) for image in images)
     assert "&lt;script&gt;" in page
-    assert "data/a__1.tsv:4" in page and "data/b__1.tsv:2" in page
+    assert "a__1.tsv (site a): 1 of 3 paragraphs wrong" in page
     for heading in ("Per label", "Per site", "Per source", "Worst documents", "Misclassified"):
         assert heading in page
 
@@ -59,14 +60,14 @@ def test_markdown_report_links_the_picture_and_escapes_pipes():
     text = report.render_markdown(report.evaluation_report(small_evaluation()))
     assert "![confusion matrix](confusion.png)" in text
     assert "Other &lt;script&gt;x\\(\\)&lt;/script&gt; \\| story" in text  # Markdown escaped too
-    assert "| data/a\\_\\_1.tsv\\:4 | teaser | body | 0.60 |" in text
-    assert "## Misclassified paragraphs (2)" in text
+    assert "| 4 | teaser | body | ✗ | Other" in text
+    assert "## Misclassified paragraphs (2 in 2 documents)" in text
 
 
 def test_write_evaluation_report_writes_every_file(tmp_path):
     written = report.write_evaluation_report(tmp_path / "out", small_evaluation())
     names = sorted(path.name for path in written)
-    assert names == ["confusion.png", "errors.csv", "report.html", "report.md"]
+    assert names == ["confusion.png", "errors.csv", "reliability.png", "report.html", "report.md"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == names  # no temporary left
     errors = pd.read_csv(tmp_path / "out" / "errors.csv")
     assert errors.columns.tolist()[:7] == evaluate.ERROR_COLUMNS

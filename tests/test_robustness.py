@@ -418,7 +418,7 @@ def test_predictions_are_never_half_written(dump, tmp_path, tiny_model_path, ful
 def test_json_report_is_never_half_written(tmp_path, tiny_corpus, tiny_model_path, full_disk):
     report = tmp_path / "scores.json"
     report.write_text("old", encoding="utf-8")
-    result = run("evaluate", tiny_corpus, *model_args(tiny_model_path), "--json", report)
+    result = run("evaluate", tiny_corpus, *model_args(tiny_model_path), "--json", report, "--force")
     assert_one_line_error(result, "scores.json: cannot write: No space left on device")
     assert names(tmp_path) == ["scores.json"]
     assert report.read_text(encoding="utf-8") == "old"
@@ -979,7 +979,7 @@ def test_inspect_a_model_whose_metadata_has_wrong_types(tmp_path, tiny_model_pat
         assert any(f"'{name}'" in line for line in warnings), (name, warnings)
     info = json.loads((tmp_path / "info.json").read_text(encoding="utf-8"))
     assert len(info["metadata_problems"]) == len(changes)
-    assert "strongest features towards body" in result.stdout
+    assert "strongest text features towards body" in result.stdout
 
 
 def test_inspect_of_a_well_formed_model_has_no_warning(tiny_model_path):

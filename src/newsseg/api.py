@@ -7,6 +7,7 @@ of them prints."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import itertools
@@ -22,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol, TextIO, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -114,21 +115,44 @@ def label_frame(
     proba: bool = True,
 ) -> pd.DataFrame:
     """A copy of ``frame`` (columns ``doc_id``, ``text``; rows of a document in page order)
-    with the predicted ``label`` and one ``proba_<label>`` column per label (``proba=False``
-    leaves them out, and saves the model a pass over the paragraphs)."""
+    with the predicted ``label`` and one ``proba_<label>`` column per label, in the label
+    order of the reports (``proba=False`` leaves them out, and saves the model a pass over the
+    paragraphs). A ``label`` column ``frame`` has already (its true labels) is kept as
+    ``true_label``. Every ``text`` must be a string: a missing one (None, NaN) is an error."""
     labeler = _model(model)
+    _check_texts(frame)
     work = frame.copy()
     if "doc_id" not in work.columns:
         work["doc_id"] = "0"
+    if "label" in work.columns and TRUE_LABEL not in work.columns:
+        work = work.rename(columns={"label": TRUE_LABEL})
     work = work.reset_index(drop=True)
     paragraphs = work[["doc_id", "text"]]
     if proba:
         work["label"], probabilities = labeler.predict_with_proba(paragraphs)
-        for index, label in enumerate(labeler.classes_):
-            work[f"proba_{label}"] = probabilities[:, index]
+        classes = list(map(str, labeler.classes_))
+        for label in ordered_labels(classes):
+            work[f"proba_{label}"] = probabilities[:, classes.index(label)]
     else:
         work["label"] = labeler.predict(paragraphs)
     return work
+
+
+TRUE_LABEL = "true_label"
+"""Column of :func:`label_frame`'s result holding the labels its input already had."""
+
+
+def _check_texts(frame: pd.DataFrame) -> None:
+    """Refuse a frame without a ``text`` column of strings, naming the first bad row."""
+    if "text" not in frame.columns:
+        raise NewssegError("the frame has no 'text' column (and needs 'doc_id' and 'text')")
+    for position, (row, text) in enumerate(zip(frame.index, frame["text"], strict=True)):
+        if not isinstance(text, str):
+            raise NewssegError(
+                f"row {position} (index {row!r}) has text {text!r} of type "
+                f"{type(text).__name__}, not a string: drop or fill such rows first "
+                "(e.g. frame.dropna(subset=['text']))"
+            )
 
 
 def label_confidence(labeled: pd.DataFrame) -> np.ndarray:
@@ -149,7 +173,9 @@ def label_paragraphs(
 def label_dump(
     path: str | Path, model: ParagraphLabeler | str | Path | None = None, encoding: str = "utf-8"
 ) -> pd.DataFrame:
-    """Label a dump file (``*.txt``), a labeled dump (its text column) or a table."""
+    """Label a dump file (``*.txt``), a labeled dump or a table: the reader's columns (see
+    :mod:`newsseg.dataset`) with the predicted ``label`` and ``proba_<label>``; the labels a
+    labeled dump or table has are kept as ``true_label`` (None where a line has none)."""
     labeler = _model(model)
     frame = dataset.read_input(
         path,
@@ -158,7 +184,9 @@ def label_dump(
         encoding=encoding,
         label_hint=PREDICT_LABEL_HINT,
     )
-    return label_frame(frame.drop(columns="label"), labeler)
+    if frame["label"].isna().all():
+        frame = frame.drop(columns="label")  # a dump: no labels to keep
+    return label_frame(frame, labeler)
 
 
 BATCH_DOCUMENTS = 32
@@ -189,6 +217,10 @@ def _label_in_batches(
 
 
 # --------------------------------------------------------------------------- train
+
+
+MODEL_SUFFIX = ".skops"
+"""``train`` writes skops archives, and model files are loaded by their suffix."""
 
 
 def data_hash(frame: pd.DataFrame) -> str:
@@ -222,9 +254,19 @@ def train(
     if ablation and not cv:
         raise NewssegError("--ablation needs --cv K (the folds it scores on)")
     if output is not None:  # fail before the work, not after it
+        if Path(output).suffix.lower() != MODEL_SUFFIX:
+            raise OutputError(
+                output,
+                f"a model is saved as a skops archive, which needs the suffix {MODEL_SUFFIX} "
+                f"(loading checks it); name it {Path(output).with_suffix(MODEL_SUFFIX).name}",
+            )
         dataset.check_output(output, force)
         dataset.check_output(metadata_path(output))
-    frame = dataset.read_corpus(paths, labels=labels, encoding=encoding, selection=selection)
+    frame = _stage(
+        track,
+        "reading the training data",
+        lambda: dataset.read_corpus(paths, labels=labels, encoding=encoding, selection=selection),
+    )
     if frame["label"].nunique() < 2:
         raise InputError(_joined(paths), "training needs at least two different labels")
     model = ParagraphLabeler(**(params or {}))
@@ -240,10 +282,25 @@ def train(
                 )
         except ValueError as error:
             raise InputError(_joined(paths), str(error)) from None
-    # One step: the bar shows that training runs and for how long.
-    for labeler in track([model], f"training on {frame['doc_id'].nunique()} documents"):
-        labeler.fit(frame[["doc_id", "text"]], frame["label"].to_numpy(), weighting.weights(frame))
-    health = training_health(model, frame, cv_scores)
+    # The two halves of fit, a step each: the bars show which runs and for how long.
+    documents = frame["doc_id"].nunique()
+    stage_two = _stage(
+        track,
+        f"training on {documents} documents: text model and features",
+        lambda: model.stage_two_data(
+            frame[["doc_id", "text"]], frame["label"].to_numpy(), weighting.weights(frame)
+        ),
+    )
+    _stage(
+        track,
+        f"training on {documents} documents: booster, label chain, calibration",
+        lambda: model.fit_stage_two(stage_two),
+    )
+    health = _stage(
+        track,
+        "checking the trained model",
+        lambda: training_health(model, frame, cv_scores),
+    )
     for warning in health["warnings"]:
         warnings.warn(warning, TrainingHealthWarning, stacklevel=2)
     metadata = {
@@ -269,6 +326,16 @@ def train(
     if output is not None:
         _save_model_files(model, Path(output), metadata)
     return metadata
+
+
+Result = TypeVar("Result")
+
+
+def _stage(track: Track, description: str, work: Callable[[], Result]) -> Result:
+    """Do ``work`` as the one step of a progress bar named ``description``."""
+    for _ in track([description], description, total=1):
+        result = work()
+    return result
 
 
 def _joined(paths: Sequence[str | Path]) -> str:
@@ -311,11 +378,13 @@ def evaluate_model(
     track: Track = silent,
     no_sequence: bool = False,
     selection: dataset.Selection = dataset.NO_SELECTION,
+    force: bool = False,
 ) -> dict:
     """Score a model on labeled dumps (the documents ``selection`` keeps); returns the scores
-    as plain data, and with ``json_path`` also writes them there as JSON."""
+    as plain data, and with ``json_path`` also writes them there as JSON (an existing file
+    only with ``force``)."""
     if json_path is not None:
-        dataset.check_output(json_path)
+        dataset.check_output(json_path, force)
     labeler = _model(model)
     if no_sequence:
         labeler = clone_with(labeler, sequence="none")
@@ -379,11 +448,13 @@ def evaluate_report(
     ``confusion.png`` and ``errors.csv`` (every misclassified paragraph) into ``report_dir``.
     Returns the :class:`~newsseg.evaluate.Evaluation`; its ``scores`` are what
     :func:`evaluate_model` returns."""
+    metadata: dict = {}
     if isinstance(model, ParagraphLabeler):
         labeler, model_name = model, "a model given in Python"
     else:
-        labeler = load_model(model, trust_pickle=trust_pickle)
+        labeler, metadata = _load_model_file(model, trust_pickle=trust_pickle)
         model_name = "the shipped default model" if model is None else str(model)
+    model_name += model_provenance(metadata)
     if no_sequence:
         labeler = clone_with(labeler, sequence="none")
         model_name += " (no sequence decoding)"
@@ -394,6 +465,31 @@ def evaluate_report(
     context = [f"Model: {model_name}.", f"Data: {', '.join(map(str, paths))}."]
     write_evaluation_report(report_dir, result, context)
     return result
+
+
+def model_provenance(metadata: dict) -> str:
+    """Where a model came from, for a report: the newsseg that trained it, its training
+    data (documents and the start of its SHA-256) and its cross-validation scores."""
+    if not metadata:
+        return ""
+    parts = [f"trained by newsseg {metadata.get('newsseg_version') or 'unknown'}"]
+    data = metadata.get("training_data") or {}
+    if data:
+        parts.append(
+            f"on {data.get('documents', '?')} documents "
+            f"(training data SHA-256 {str(data.get('sha256', '?'))[:12]})"
+        )
+    cv = metadata.get("cv") or {}
+    macro = (cv.get("per_fold") or {}).get("macro_f1")
+    if macro:
+        parts.append(
+            f"its {cv.get('folds')}-fold CV by {cv.get('group_by')}: macro-F1 "
+            f"{macro['mean']:.3f} ± {macro['std']:.3f} over folds, "
+            f"{cv['pooled']['macro_f1']:.3f} pooled"
+        )
+    else:
+        parts.append("no cross-validation scores recorded")
+    return " (" + "; ".join(parts) + ")"
 
 
 # --------------------------------------------------------------------------- cross-validate
@@ -413,13 +509,18 @@ def cross_validation(
     plot_path: str | Path | None = None,
     report_dir: str | Path | None = None,
     track: Track = silent,
+    force: bool = False,
 ) -> dict:
     """Grouped K-fold cross-validation of a new model (settings ``params``) on labeled dumps,
     with a learning curve of ``curve_points`` points (1: none). Optionally writes the result
-    as JSON, the learning curve as a PNG, and a report folder (cv.html, cv.md, cv.json and
-    pictures). Returns the result (see :func:`newsseg.evaluate.cross_validate`)."""
+    as JSON, the learning curve as a PNG (existing files only with ``force``), and a report
+    folder (cv.html, cv.md, cv.json and pictures). Returns the result (see
+    :func:`newsseg.evaluate.cross_validate`)."""
     if plot_path is not None and curve_points < 2:
         raise InputError(plot_path, "a learning curve needs at least 2 points")
+    for path in (json_path, plot_path):  # fail before the work, not after it
+        if path is not None:
+            dataset.check_output(path, force)
     frame = dataset.read_corpus(paths, labels=labels, encoding=encoding, selection=selection)
     try:
         result = cross_validate(
@@ -451,7 +552,10 @@ def inspect_model(
 ) -> dict:
     """What a model file is: where it is, versions, label set, settings, training data (hash,
     documents, paragraphs), cross-validation scores, the ablation table when it was trained
-    with one, and the ``top`` strongest features towards each label."""
+    with one, the ``top`` strongest text features towards each label (``top_features``: the
+    text model's weights) and the ``top`` stage-two cues that decide each label
+    (``top_cues``: layout, position, topic and context features by their share of the
+    booster's split gain for that label)."""
     path = default_model_path() if model is None else Path(model)
     labeler, metadata = _load_model_file(path, trust_pickle=trust_pickle)
     metadata, problems = _well_typed(metadata)
@@ -478,6 +582,14 @@ def inspect_model(
         "top_features": {
             label: [{"feature": name, "weight": weight} for name, weight in features]
             for label, features in labeler.top_features(top).items()
+        },
+        "top_cues": {
+            label: [
+                {"feature": name, "share": share}
+                for name, share in sorted(shares.items(), key=lambda item: -item[1])[:top]
+                if share > 0
+            ]
+            for label, shares in _ordered(labeler.cue_importances()).items()
         },
         "metadata_problems": problems,
     }
@@ -556,6 +668,10 @@ def _has_shape(value: Any, shape: Any) -> bool:
     return isinstance(value, shape) and not (isinstance(value, bool) and shape is not bool)
 
 
+def _ordered(per_label: dict[str, Any]) -> dict[str, Any]:
+    return {label: per_label[label] for label in ordered_labels(per_label)}
+
+
 # --------------------------------------------------------------------------- predict
 
 PREDICT_BATCH_BYTES = 5_000_000
@@ -585,6 +701,27 @@ class PredictionRun:
     """The predictions, when neither ``output_dir`` nor ``stream`` was given."""
     failed: list[NewssegError] = field(default_factory=list)
     """One error for each input that was not predicted, in input order."""
+    labeled: int = 0
+    """Inputs labeled (neither failed nor skipped)."""
+    paragraphs: int = 0
+    """Paragraphs labeled."""
+    skipped: list[Path] = field(default_factory=list)
+    """Existing output files kept with ``skip_existing`` (their inputs are not labeled)."""
+    seconds: float = 0.0
+    """Wall-clock time of the run."""
+
+    def summary(self) -> str:
+        """One line for people: files, paragraphs, seconds and paragraphs per second."""
+        rate = self.paragraphs / self.seconds if self.seconds > 0 else 0.0
+        line = (
+            f"labeled {self.labeled} file(s), {self.paragraphs} paragraph(s) in "
+            f"{self.seconds:.1f} s ({rate:.0f} paragraphs/s)"
+        )
+        if self.skipped:
+            line += f"; kept {len(self.skipped)} existing output(s)"
+        if self.failed:
+            line += f"; {len(self.failed)} input(s) failed"
+        return line
 
 
 @dataclass(frozen=True)
@@ -601,13 +738,24 @@ class PredictSettings:
     """Paragraphs whose label has a lower probability are marked for review."""
 
 
-Source = str | Path | NewssegError | dataset.Paragraphs
+@dataclass(frozen=True)
+class NamedInput:
+    """An input file (or ``-``) and its name in outputs: its path below the folder it was
+    found in, or below the deepest folder holding the files named on their own, without its
+    suffix (``site-a/index``): the ``doc_id`` of a dump, the name of its output file."""
+
+    path: str
+    name: str
+
+
+Source = NamedInput | NewssegError | dataset.Paragraphs
 """What a worker gets of an input: its path to read, its paragraphs, or its error."""
 Task = list[tuple[int, Source]]
 """A batch of inputs (or chunks of a table) labeled together, with their input numbers."""
 Output = str | list[tuple[str, str]]
 """An input's predictions as text, or with ``per_document`` as ``(doc_id, text)`` pairs."""
-TaskResult = list[tuple[int, Output | NewssegError]]
+TaskResult = list[tuple[int, Output | NewssegError, int]]
+"""Each input's (or chunk's) number, its predictions or error, and its paragraphs."""
 
 
 class Executor(Protocol):
@@ -640,13 +788,20 @@ def predict(
     min_confidence: float | None = None,
     no_sequence: bool = False,
     jobs: int = 1,
+    skip_existing: bool = False,
     executor: Executor | None = None,
     track: Track = silent,
 ) -> PredictionRun:
     """Label dumps, labeled dumps and tables, in batches of inputs.
 
-    With ``output_dir``, writes one file per document, named after the input's stem; else
-    writes the predictions to ``stream``, or returns them as ``text`` of the result. An input
+    With ``output_dir``, writes one file per document, named after the input's path (see
+    :class:`NamedInput`: ``dumps/site-a/index.txt`` found in ``dumps/`` is written to
+    ``output_dir/site-a/index.tsv``; a table's documents beside it, by ``doc_id``); else
+    writes the predictions to ``stream``, or returns them as ``text`` of the result. Files
+    inside ``output_dir`` are not read from the folders in ``paths``.
+    ``output_format="article"`` writes only the headline and body paragraphs, as plain text
+    (``.txt`` files). ``skip_existing`` keeps existing output files and does not label their
+    inputs (to resume a run). An input
     that cannot be read (or its output written) is recorded in ``failed`` and the others are
     still predicted; with ``fail_fast`` its error is raised instead, once the inputs before
     it are done. Output files that clash or exist (without ``force``) stop it before it starts.
@@ -655,27 +810,17 @@ def predict(
     results in input order; the output is the same for any ``jobs``. ``executor`` runs the
     batches elsewhere instead (see :mod:`newsseg.distributed`). A large table is read in
     chunks of whole documents, so memory stays bounded whatever the size of the inputs.
-    ``track`` shows progress over the batches.
+    ``track`` shows progress: inputs done of the total, and paragraphs labeled.
     """
-    if output_format not in dataset.OUTPUT_FORMATS:
-        raise NewssegError(f"unknown output format {output_format!r}")
-    if jobs < 1:
-        raise NewssegError(f"--jobs must be 1 or more, not {jobs}")
-    if min_confidence is not None and output_format == "tsv":
-        raise NewssegError("--min-confidence needs --format jsonl or csv")
+    start = time.perf_counter()
+    check_predict_options(
+        output_format, proba, min_confidence, jobs, output_dir, force, skip_existing
+    )
     labeler = _model(model)
     if no_sequence:
         labeler = clone_with(labeler, sequence="none")
     labels = ordered_labels(labeler.classes_)
-    inputs: list[str | Path | NewssegError] = []
-    for raw in paths:
-        try:
-            inputs.extend(dataset.expand_path(raw, PREDICT_SUFFIXES))
-        except InputError as error:
-            inputs.append(error)
-    sink = _PredictionSink(
-        output_dir, stream, output_format, labels if proba else [], force, inputs
-    )
+    inputs = _expand_inputs(paths, output_dir)
     settings = PredictSettings(
         labels=tuple(labels),
         encoding=encoding,
@@ -684,24 +829,42 @@ def predict(
         per_document=output_dir is not None,
         min_confidence=min_confidence,
     )
+    sink = _PredictionSink(output_dir, stream, settings, force, inputs, skip_existing=skip_existing)
     runner = executor if executor is not None else LocalExecutor(jobs)
     dispatched: list[Task] = []  # the tasks handed to the workers, in order
-    tasks = _recorded(_tasks(inputs, settings, runner), dispatched)
+    tasks = _recorded(_tasks(inputs, settings, runner, skip=sink.skipped_inputs), dispatched)
     results = runner.map(functools.partial(label_task, settings=settings), tasks, labeler)
     failed: dict[int, NewssegError] = {}
+    emitted: set[int] = set()
     lost: NewssegError | None = None
-    done = 0
+    done = 0  # tasks whose results are all handled
+    paragraphs = 0
+
+    def handle(index: int, output: Output | NewssegError, count: int) -> None:
+        nonlocal paragraphs
+        if index in failed:
+            return  # a later chunk of a table that failed
+        error = output if isinstance(output, NewssegError) else sink.emit(index, output)
+        if error is not None:
+            if fail_fast:
+                raise error
+            failed[index] = error
+            return
+        emitted.add(index)
+        paragraphs += count
+        for _ in range(count):
+            next(paragraph_steps)
+
+    def task_done() -> None:
+        nonlocal done
+        done += 1
+
+    todo = len(inputs) - len(sink.skipped_inputs)
+    paragraph_steps = iter(track(_forever(), "paragraphs labeled"))
     try:
-        for result in track(results, "labeling"):
-            for index, output in result:
-                if index in failed:
-                    continue  # a later chunk of a table that failed
-                error = output if isinstance(output, NewssegError) else sink.emit(index, output)
-                if error is not None:
-                    if fail_fast:
-                        raise error
-                    failed[index] = error
-            done += 1
+        steps = _input_steps(results, handle, task_done)
+        for _ in track(steps, "inputs labeled", total=todo):
+            pass
     except WorkerLostError as error:
         lost = _lost_inputs(error, inputs, dispatched, done, failed)
         if fail_fast:
@@ -710,11 +873,18 @@ def predict(
         close = getattr(results, "close", None)
         if close is not None:
             close()  # stop the workers when an error ends the run
+        close_steps = getattr(paragraph_steps, "close", None)
+        if close_steps is not None:
+            close_steps()  # ends the paragraphs' bar
     return PredictionRun(
         inputs=len(inputs),
         written=sink.written,
         text="".join(sink.chunks),
         failed=[failed[index] for index in sorted(failed)] + ([lost] if lost else []),
+        labeled=len(emitted - set(failed)),
+        paragraphs=paragraphs,
+        skipped=sink.skipped,
+        seconds=time.perf_counter() - start,
     )
 
 
@@ -730,7 +900,7 @@ LOST_NAMES_SHOWN = 5
 
 def _lost_inputs(
     error: WorkerLostError,
-    inputs: Sequence[str | Path | NewssegError],
+    inputs: Sequence[NamedInput | NewssegError],
     dispatched: list[Task],
     done: int,
     failed: dict[int, NewssegError],
@@ -747,12 +917,16 @@ def _lost_inputs(
         if isinstance(inputs[index], NewssegError):
             failed[index] = inputs[index]  # known before the worker died
         elif index not in finished:
-            missing.append(str(inputs[index]))
-    partly = [str(inputs[index]) for index in sorted(finished & unfinished - set(failed))]
+            missing.append(_path_of(inputs[index]))
+    partly = [_path_of(inputs[index]) for index in sorted(finished & unfinished - set(failed))]
     message = f"{error}; not written: {_some(missing)}"
     if partly:
         message += f"; written in part (the documents before it): {_some(partly)}"
     return WorkerLostError(message)
+
+
+def _path_of(item: NamedInput | NewssegError) -> str:
+    return item.path if isinstance(item, NamedInput) else str(item)
 
 
 def _some(names: list[str]) -> str:
@@ -763,13 +937,122 @@ def _some(names: list[str]) -> str:
     return f"{shown} and {more} more ({len(names)} inputs)" if more > 0 else shown
 
 
+def check_predict_options(
+    output_format: str,
+    proba: bool = False,
+    min_confidence: float | None = None,
+    jobs: int = 1,
+    output_dir: str | Path | None = None,
+    force: bool = False,
+    skip_existing: bool = False,
+) -> None:
+    """Refuse settings of :func:`predict` that do not go together (before a model loads)."""
+    if output_format not in dataset.OUTPUT_FORMATS:
+        raise NewssegError(f"unknown output format {output_format!r}")
+    if jobs < 1:
+        raise NewssegError(f"--jobs must be 1 or more, not {jobs}")
+    plain = output_format in ("tsv", ARTICLE_FORMAT)
+    if proba and plain:
+        raise NewssegError("--proba needs --format jsonl or csv")
+    if min_confidence is not None and plain:
+        raise NewssegError("--min-confidence needs --format jsonl or csv")
+    if skip_existing and output_dir is None:
+        raise NewssegError("--skip-existing needs --output-dir (the outputs it keeps)")
+    if skip_existing and force:
+        raise NewssegError("--skip-existing and --force contradict each other; pick one")
+
+
+ARTICLE_FORMAT = dataset.ARTICLE_FORMAT
+
+
+def _forever() -> Iterator[None]:
+    while True:
+        yield None
+
+
+def _input_steps(
+    results: Iterable[TaskResult],
+    handle: Callable[[int, Output | NewssegError, int], None],
+    task_done: Callable[[], None],
+) -> Iterator[int]:
+    """Hand every input's (or chunk's) result to ``handle`` and call ``task_done`` after each
+    task's; yield once per input (the chunks of a table come one after another)."""
+    last = None
+    for result in results:
+        for index, output, count in result:
+            handle(index, output, count)
+            if index != last:
+                last = index
+                yield index
+        task_done()
+
+
+def _expand_inputs(
+    paths: Sequence[str | Path], output_dir: str | Path | None
+) -> list[NamedInput | NewssegError]:
+    """The files named by ``paths``, each with its name (see :class:`NamedInput`), and an
+    error for each path that names none. Files found in a folder that lie inside
+    ``output_dir`` are left out: earlier outputs, not inputs."""
+    outputs = None if output_dir is None else os.path.abspath(output_dir)
+    files_root = _deepest_folder([raw for raw in paths if not Path(raw).is_dir()])
+    inputs: list[NamedInput | NewssegError] = []
+    for raw in paths:
+        try:
+            found = dataset.expand_path(raw, PREDICT_SUFFIXES)
+        except InputError as error:
+            inputs.append(error)
+            continue
+        if not Path(raw).is_dir():
+            inputs += [NamedInput(str(path), input_name(path, files_root)) for path in found]
+            continue
+        if outputs is not None:
+            found = [path for path in found if not _is_inside(path, outputs)]
+            if not found:
+                inputs.append(InputError(raw, "no inputs in folder outside the output folder"))
+        root = os.path.abspath(raw)
+        inputs += [NamedInput(str(path), input_name(path, root)) for path in found]
+    return inputs
+
+
+def _is_inside(path: str | Path, folder: str) -> bool:
+    return os.path.commonpath([os.path.abspath(path), folder]) == folder
+
+
+def _deepest_folder(files: Sequence[str | Path]) -> str | None:
+    """The deepest folder holding all ``files`` (standard input aside)."""
+    folders = [os.path.dirname(os.path.abspath(f)) for f in files if str(f) != STDIN_PATH]
+    try:
+        return os.path.commonpath(folders) if folders else None
+    except ValueError:  # paths on different drives
+        return None
+
+
+def input_name(source: str | Path, root: str | None) -> str:
+    """An input's name in outputs: its path below ``root`` without its suffix, with ``/``
+    between folders (``site-a/index``); ``stdin`` for standard input."""
+    if str(source) == STDIN_PATH:
+        return "stdin"
+    if root is None:
+        return Path(source).stem
+    relative = Path(os.path.relpath(os.path.abspath(source), root))
+    if relative.parts[:1] == ("..",):  # not below root (cannot happen for named paths)
+        return Path(source).stem
+    return relative.with_suffix("").as_posix()
+
+
 def _tasks(
-    inputs: Sequence[str | Path | NewssegError], settings: PredictSettings, runner: Executor
+    inputs: Sequence[NamedInput | NewssegError],
+    settings: PredictSettings,
+    runner: Executor,
+    skip: set[int] | frozenset[int] = frozenset(),
 ) -> Iterator[Task]:
-    """The inputs in batches of about ``runner.batch_bytes``, in input order."""
+    """The inputs (but those numbered in ``skip``) in batches of about
+    ``runner.batch_bytes``, in input order."""
     task: Task = []
     size = 0
     for index, item in enumerate(inputs):
+        if index in skip:
+            continue
         for source, weight in _sources(item, settings, runner.reads_files):
             task.append((index, source))
             size += weight
@@ -781,7 +1064,7 @@ def _tasks(
 
 
 def _sources(
-    item: str | Path | NewssegError, settings: PredictSettings, workers_read: bool
+    item: NamedInput | NewssegError, settings: PredictSettings, workers_read: bool
 ) -> Iterator[tuple[Source, int]]:
     """What workers get of one input, with its weight in bytes: its path, for a worker to
     read; or its paragraphs read here (standard input, a large table in chunks, and any
@@ -789,8 +1072,10 @@ def _sources(
     if isinstance(item, NewssegError):
         yield item, 0
         return
-    size = None if str(item) == STDIN_PATH else _file_size(item)
-    large_table = Path(item).suffix.lower() in TABLE_SUFFIXES and (size or 0) > STREAM_TABLE_BYTES
+    size = None if item.path == STDIN_PATH else _file_size(item.path)
+    large_table = (
+        Path(item.path).suffix.lower() in TABLE_SUFFIXES and (size or 0) > STREAM_TABLE_BYTES
+    )
     if workers_read and size is not None and not large_table:
         yield item, size
         return
@@ -801,7 +1086,7 @@ def _sources(
                 empty = False
                 yield part, sum(map(len, part.texts))
         if empty:
-            raise InputError(item, "no paragraphs")
+            raise InputError(item.path, "no paragraphs")
     except NewssegError as error:
         yield error, 0
 
@@ -816,13 +1101,17 @@ def _file_size(path: str | Path) -> int | None:
     return status.st_size if stat.S_ISREG(status.st_mode) else None
 
 
-def _read_paragraphs(item: str | Path, settings: PredictSettings) -> Iterator[dataset.Paragraphs]:
-    return dataset.iter_paragraphs(
-        item,
+def _read_paragraphs(item: NamedInput, settings: PredictSettings) -> Iterator[dataset.Paragraphs]:
+    parts = dataset.iter_paragraphs(
+        item.path,
         labels=settings.labels,
         encoding=settings.encoding,
         label_hint=PREDICT_LABEL_HINT,
     )
+    if _named_by_content(item.path):
+        return parts
+    # A dump is one document, named by its path (two index.txt in two folders stay apart).
+    return (dataclasses.replace(part, doc_ids=[item.name] * len(part)) for part in parts)
 
 
 def label_task(task: Task, model: Any, settings: PredictSettings) -> TaskResult:
@@ -838,7 +1127,8 @@ def label_task(task: Task, model: Any, settings: PredictSettings) -> TaskResult:
     parts = [part for _, part in read if isinstance(part, dataset.Paragraphs)]
     outputs = iter(_label_and_format(parts, labeler, settings))
     return [
-        (index, part if isinstance(part, NewssegError) else next(outputs)) for index, part in read
+        (index, part, 0) if isinstance(part, NewssegError) else (index, next(outputs), len(part))
+        for index, part in read
     ]
 
 
@@ -848,9 +1138,9 @@ def _whole_input(source: Source, settings: PredictSettings) -> dataset.Paragraph
     if isinstance(source, dataset.Paragraphs):
         return source
     parts = list(_read_paragraphs(source, settings))
-    whole = parts[0] if len(parts) == 1 else _joined_parts(str(source), parts)
+    whole = parts[0] if len(parts) == 1 else _joined_parts(source.path, parts)
     if not len(whole):
-        raise InputError(source, "no paragraphs")
+        raise InputError(source.path, "no paragraphs")
     return whole
 
 
@@ -889,7 +1179,7 @@ def _label_and_format(
     start = 0
     for part in parts:
         end = start + len(part)
-        if settings.per_document or fmt == "tsv":
+        if settings.per_document or fmt in ("tsv", ARTICLE_FORMAT):
             documents = dataset.join_documents(columns["doc_id"][start:end], lines[start:end])
             if settings.per_document:
                 outputs.append([(doc_id, header + text) for doc_id, text in documents])
@@ -991,18 +1281,22 @@ class _PredictionSink:
         self,
         output_dir: str | Path | None,
         stream: TextIO | None,
-        output_format: str,
-        proba_labels: list[str],
+        settings: PredictSettings,
         force: bool,
-        inputs: Sequence[str | Path | NewssegError],
+        inputs: Sequence[NamedInput | NewssegError],
+        skip_existing: bool = False,
     ) -> None:
         self.output_dir = None if output_dir is None else Path(output_dir)
         self.stream = stream
-        self.output_format = output_format
-        self.proba_labels = proba_labels
+        self.output_format = settings.output_format
         self.force = force
+        self.skip_existing = skip_existing
         self.inputs = inputs
         self.written: list[Path] = []
+        self.skipped: list[Path] = []
+        """Existing outputs kept with ``skip_existing``."""
+        self.skipped_inputs: set[int] = set()
+        """Inputs not to label: their output exists and is kept."""
         self.chunks: list[str] = []
         self.emitted_text = False
         self.claimed: dict[Path, int] = {}
@@ -1011,25 +1305,33 @@ class _PredictionSink:
         if self.output_dir is not None:
             self._claim_named_outputs(inputs)
 
-    def _claim_named_outputs(self, inputs: Sequence[str | Path | NewssegError]) -> None:
+    def _claim_named_outputs(self, inputs: Sequence[NamedInput | NewssegError]) -> None:
         """Check, before anything is predicted, the output folder and the outputs of inputs
-        whose output name is their file name (a table's come from its ``doc_id`` column)."""
+        whose output name is their path (a table's come from its ``doc_id`` column)."""
         assert self.output_dir is not None
         dataset.check_folder(self.output_dir)
         for index, item in enumerate(inputs):
-            if isinstance(item, NewssegError) or _named_by_content(str(item)):
+            if isinstance(item, NewssegError) or _named_by_content(item.path):
                 continue
-            target = self._target(Path(item).stem)
+            target = self._target(item.name)
             if target in self.claimed:
                 raise OutputError(
                     target, "two inputs would be written to the same file; rename one"
                 )
-            dataset.check_output(target, self.force)
+            if os.path.abspath(target) == os.path.abspath(item.path):
+                raise OutputError(target, "would overwrite its own input; choose another -o")
             self.claimed[target] = index
+            if self.skip_existing and target.exists():
+                self.skipped.append(target)
+                self.skipped_inputs.add(index)
+            else:
+                dataset.check_output(target, self.force)
 
-    def _target(self, stem: str) -> Path:
+    def _target(self, name: str) -> Path:
         assert self.output_dir is not None
-        return self.output_dir / f"{_short_stem(stem)}.{self.output_format}"
+        suffix = "txt" if self.output_format == ARTICLE_FORMAT else self.output_format
+        folder, _, stem = name.rpartition("/")  # the folders are the inputs': names that exist
+        return self.output_dir / folder / f"{_short_stem(stem)}.{suffix}"
 
     def emit(self, index: int, output: Output) -> NewssegError | None:
         """Write the predictions of input number ``index`` (or of a chunk of it); the error
@@ -1044,8 +1346,9 @@ class _PredictionSink:
         return None
 
     def _emit_files(self, index: int, documents: list[tuple[str, str]]) -> None:
-        source = str(self.inputs[index])
-        targets = [self._target(_output_stem(doc_id, source)) for doc_id, _ in documents]
+        item = self.inputs[index]
+        assert isinstance(item, NamedInput)
+        targets = [self._target(_output_name(doc_id, item)) for doc_id, _ in documents]
         counts = Counter(targets)
         for target in targets:  # check all of an input's outputs before writing any
             if self.claimed.setdefault(target, index) != index or counts[target] > 1:
@@ -1056,15 +1359,19 @@ class _PredictionSink:
                 raise OutputError(
                     target, "the rows of its document are apart in the table; keep them together"
                 )
-            dataset.check_output(target, self.force)
+            if not (self.skip_existing and target.exists()):
+                dataset.check_output(target, self.force)
         for target, (_, text) in zip(targets, documents, strict=True):
+            self.done.add(target)
+            if self.skip_existing and target.exists():
+                self.skipped.append(target)  # a table's document written by an earlier run
+                continue
             dataset.write_text(target, text)
             self.written.append(target)
-            self.done.add(target)
 
     def _emit_text(self, text: str) -> None:
         if self.emitted_text:
-            if self.output_format == "tsv":
+            if self.output_format in ("tsv", ARTICLE_FORMAT):
                 text = "\n" + text  # a blank line between documents
             elif self.output_format == "csv":
                 text = text.partition("\n")[2]  # one header line
@@ -1102,7 +1409,10 @@ def _short_stem(stem: str) -> str:
     return f"{start}-{digest}"
 
 
-def _output_stem(doc_id: str, source: str) -> str:
-    if _named_by_content(source):
-        return _UNSAFE_IN_NAME.sub("_", str(doc_id)) or "_"
-    return Path(source).stem
+def _output_name(doc_id: str, item: NamedInput) -> str:
+    """The name of a document's output file, without suffix: a dump's is its input's name;
+    a table's is its ``doc_id``, in the folder of the table's name."""
+    if not _named_by_content(item.path):
+        return item.name
+    name = _UNSAFE_IN_NAME.sub("_", str(doc_id)) or "_"
+    return (Path(item.name).parent / name).as_posix()

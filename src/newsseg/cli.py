@@ -37,7 +37,79 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: paragraphs reflowed to the terminal (rich keeps the docstrings' line
+    # breaks), and no markup to eat brackets such as 'newsseg[dask]'.
+    rich_markup_mode=None,
 )
+
+
+class HelpCommand(typer.core.TyperCommand):
+    """A command whose help names each argument by its metavar alone, as click does
+    (``PATH...``, ``[MODEL]``), not typer's ``{paths}...`` and ``<list[str]>``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if isinstance(param, typer.core.TyperArgument) and param.metavar:
+                param.display_type_rich = _no_type  # type: ignore[method-assign]
+                param._usage_display_name = functools.partial(_usage_name, param)  # type: ignore[method-assign]
+
+
+def _no_type(ctx: object) -> None:
+    return None
+
+
+def _usage_name(param: typer.core.TyperArgument) -> str:
+    name = f"{param.metavar}..." if param.nargs != 1 else str(param.metavar)
+    return name if param.required else f"[{name}]"
+
+
+def _show_version(show: bool) -> None:
+    if show:
+        typer.echo(version_line())
+        raise typer.Exit()
+
+
+def version_line() -> str:
+    """``newsseg X.Y.Z``, and the newsseg version that trained the shipped model (read from
+    its metadata file: no scikit-learn import)."""
+    from newsseg import __version__
+
+    line = f"newsseg {__version__}"
+    trained_by = _shipped_model_version()
+    return line + (f" (shipped model trained by newsseg {trained_by})" if trained_by else "")
+
+
+def _shipped_model_version() -> str | None:
+    import json
+    from importlib import resources
+
+    from newsseg.config import DEFAULT_MODEL_NAME, DEFAULT_MODEL_PACKAGE
+
+    name = Path(DEFAULT_MODEL_NAME).stem + ".meta.json"
+    try:
+        text = resources.files(DEFAULT_MODEL_PACKAGE).joinpath(name).read_text("utf-8")
+    except (ModuleNotFoundError, OSError):  # an editable install maps only src/
+        try:
+            text = (Path(__file__).resolve().parents[2] / "models" / name).read_text("utf-8")
+        except OSError:
+            return None
+    return json.loads(text).get("newsseg_version")
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help="Show the version of newsseg (and of the shipped model's trainer) and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Label every paragraph of news-page dumps as headline, body, legal or teaser."""
 
 
 class OutputFormat(str, Enum):
@@ -55,13 +127,27 @@ class GroupBy(str, Enum):
 Paths = Annotated[
     list[str],
     typer.Argument(
-        help="Files, folders (searched recursively) or '-' for standard input.", show_default=False
+        help="Files, folders (searched recursively) or '-' for standard input.",
+        metavar="PATH",
+        show_default=False,
+    ),
+]
+OptionalPaths = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Files, folders (searched recursively) or '-' for standard input.",
+        metavar="PATH",
+        show_default=False,
     ),
 ]
 ModelOption = Annotated[
     Path | None,
     typer.Option(
-        "--model", "-m", help="Model file (.skops). Default: the shipped model.", show_default=False
+        "--model",
+        "-m",
+        help="Model file (.skops). Default: the shipped model.",
+        metavar="MODEL",
+        show_default=False,
     ),
 ]
 TrustPickle = Annotated[
@@ -72,7 +158,9 @@ TrustPickle = Annotated[
         "use only with files from a source you trust.",
     ),
 ]
-Encoding = Annotated[str, typer.Option("--encoding", help="Text encoding of the inputs.")]
+Encoding = Annotated[
+    str, typer.Option("--encoding", help="Text encoding of the inputs.", metavar="NAME")
+]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
 NoSequence = Annotated[
     bool,
@@ -89,7 +177,8 @@ Quiet = Annotated[
     ),
 ]
 JsonPath = Annotated[
-    Path | None, typer.Option("--json", help="Also write the results as JSON to this file.")
+    Path | None,
+    typer.Option("--json", help="Also write the results as JSON to this file.", metavar="FILE"),
 ]
 Only = Annotated[
     list[str] | None,
@@ -220,16 +309,22 @@ def _quiet_stdout() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-@app.command()
+@app.command(cls=HelpCommand, short_help="Train a model on labeled dumps and save it.")
 @reports_errors
 def train(
     paths: Paths,
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Where to write the model (.skops).")
+        Path,
+        typer.Option("--output", "-o", help="Where to write the model (*.skops).", metavar="MODEL"),
     ],
     cv: Annotated[
         int | None,
-        typer.Option("--cv", min=2, help="Also score K-fold cross-validation grouped by site."),
+        typer.Option(
+            "--cv",
+            min=2,
+            help="Also score K-fold cross-validation grouped by site.",
+            metavar="K",
+        ),
     ] = None,
     ablation: Annotated[
         bool,
@@ -240,7 +335,10 @@ def train(
         ),
     ] = False,
     labels: Annotated[
-        str, typer.Option("--labels", help="Comma-separated label set the data may use.")
+        str,
+        typer.Option(
+            "--labels", help="Comma-separated label set the data may use.", metavar="L1,L2,..."
+        ),
     ] = ",".join(LABELS),
     encoding: Encoding = "utf-8",
     only: Only = None,
@@ -287,19 +385,20 @@ def train(
         )
 
 
-@app.command()
+@app.command(cls=HelpCommand, short_help="Score a model on labeled dumps.")
 @reports_errors
 def evaluate(
     paths: Paths,
     model: ModelOption = None,
     json_path: Annotated[
         Path | None,
-        typer.Option("--json", help="Also write the scores as JSON to this file."),
+        typer.Option("--json", help="Also write the scores as JSON to this file.", metavar="FILE"),
     ] = None,
     report_dir: Annotated[
         Path | None,
         typer.Option(
             "--report",
+            metavar="DIR",
             help="Also write report.html (self-contained), report.md, confusion.png and "
             "errors.csv (every misclassified paragraph) into this folder.",
         ),
@@ -309,6 +408,9 @@ def evaluate(
     only: Only = None,
     exclude: Exclude = None,
     no_sequence: NoSequence = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing --json file.")
+    ] = False,
     quiet: Quiet = False,
 ) -> None:
     """Score a model on labeled dumps: per-label table, macro-F1, accuracy, confusion."""
@@ -328,10 +430,11 @@ def evaluate(
                 track=track,
                 no_sequence=no_sequence,
                 selection=selection,
+                force=force,
             )
         else:
             if json_path is not None:
-                check_output(json_path)
+                check_output(json_path, force)
             scores = api.evaluate_report(
                 paths,
                 report_dir,
@@ -349,22 +452,49 @@ def evaluate(
         typer.echo(f"wrote the report to {report_dir}", err=True)
 
 
-@app.command()
+@app.command(cls=HelpCommand, short_help="Label every paragraph of dumps, labeled dumps or tables.")
 @reports_errors
 def predict(
-    paths: Paths,
+    paths: OptionalPaths = None,
     model: ModelOption = None,
     output_dir: Annotated[
         Path | None,
         typer.Option(
-            "--output-dir", "-o", help="Write one file per input document here, not to stdout."
+            "--output-dir",
+            "-o",
+            help="Write one file per input document here, not to stdout.",
+            metavar="DIR",
         ),
     ] = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", help="Output format.")
+        OutputFormat, typer.Option("--format", help="Output format.", metavar="tsv|jsonl|csv")
     ] = OutputFormat.tsv,
     proba: Annotated[
         bool, typer.Option("--proba", help="Add per-label probabilities (jsonl, csv).")
+    ] = False,
+    article: Annotated[
+        bool,
+        typer.Option(
+            "--article",
+            help="Write only the headline and body lines, in order, as plain text "
+            "(DIR/NAME.txt with -o).",
+        ),
+    ] = False,
+    files_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--files-from",
+            help="Also read the inputs listed in this file, one path a line ('-': stdin).",
+            metavar="LIST",
+            show_default=False,
+        ),
+    ] = None,
+    skip_existing: Annotated[
+        bool,
+        typer.Option(
+            "--skip-existing",
+            help="Keep output files that exist and do not label their inputs (resume a run).",
+        ),
     ] = False,
     trust_pickle: TrustPickle = False,
     encoding: Encoding = "utf-8",
@@ -380,13 +510,18 @@ def predict(
     jobs: Annotated[
         int,
         typer.Option(
-            "--jobs", "-j", min=1, help="Worker processes that read and label batches of inputs."
+            "--jobs",
+            "-j",
+            min=1,
+            help="Worker processes that read and label batches of inputs.",
+            metavar="N",
         ),
     ] = 1,
     dask_scheduler: Annotated[
         str | None,
         typer.Option(
             "--dask-scheduler",
+            metavar="ADDRESS",
             help="Label the batches on the Dask cluster at this address ('local' starts one "
             "of --jobs workers). Needs pip install 'newsseg[dask]'.",
             show_default=False,
@@ -396,6 +531,7 @@ def predict(
         float | None,
         typer.Option(
             "--min-confidence",
+            metavar="P",
             min=0.0,
             max=1.0,
             help="Mark paragraphs whose label has a lower probability for review "
@@ -408,9 +544,20 @@ def predict(
 ) -> None:
     """Label every paragraph of dumps (*.txt), labeled dumps or tables."""
     from newsseg import api, distributed  # on use: see Start-up above
+    from newsseg.dataset import ARTICLE_FORMAT, read_path_list
 
-    if proba and output_format is OutputFormat.tsv:
-        raise NewssegError("--proba needs --format jsonl or csv")
+    if article and output_format is not OutputFormat.tsv:
+        raise NewssegError("--article writes plain text; leave out --format")
+    chosen_format = ARTICLE_FORMAT if article else output_format.value
+    # Settings that do not go together fail before the model loads (seconds).
+    api.check_predict_options(
+        chosen_format, proba, min_confidence, jobs, output_dir, force, skip_existing
+    )
+    inputs = list(paths or [])
+    if files_from is not None:
+        inputs += read_path_list(files_from, encoding)
+    if not inputs:
+        raise NewssegError("no inputs: name files or folders, or give --files-from LIST")
     labeler = api.load_model(model, trust_pickle=trust_pickle)
     predict_on = (
         functools.partial(distributed.predict, scheduler=dask_scheduler)
@@ -419,11 +566,11 @@ def predict(
     )
     with progress_bars(wants_bars(quiet)) as track:
         run = predict_on(
-            paths,
+            inputs,
             labeler,
             output_dir=output_dir,
             stream=sys.stdout if output_dir is None else None,
-            output_format=output_format.value,
+            output_format=chosen_format,
             proba=proba,
             encoding=encoding,
             force=force,
@@ -431,53 +578,71 @@ def predict(
             min_confidence=min_confidence,
             no_sequence=no_sequence,
             jobs=jobs,
+            skip_existing=skip_existing,
             track=track,
         )
     if run.written:
         typer.echo(f"wrote {len(run.written)} file(s) to {output_dir}", err=True)
+    if (run.labeled or run.skipped) and not quiet:  # bad inputs alone: their errors only
+        typer.echo(run.summary(), err=True)
     for error in run.failed:
         typer.echo(error_line(error), err=True)
     if run.failed:
         raise typer.Exit(ERROR_EXIT)
 
 
-@app.command()
+@app.command(cls=HelpCommand, short_help="Cross-validate a new model, grouped by site or document.")
 @reports_errors
 def cv(
     paths: Paths,
-    folds: Annotated[int, typer.Option("--folds", "-k", min=2, help="Number of folds.")] = 5,
+    folds: Annotated[
+        int, typer.Option("--folds", "-k", min=2, help="Number of folds.", metavar="K")
+    ] = 5,
     group_by: Annotated[
         GroupBy,
         typer.Option(
-            "--group-by", help="Keep each site (or each document) on one side of every split."
+            "--group-by",
+            help="Keep each site (or each document) on one side of every split.",
+            metavar="site|doc",
         ),
     ] = GroupBy.site,
     curve_points: Annotated[
         int,
         typer.Option(
             "--curve-points",
+            metavar="N",
             min=1,
             help="Points of the learning curve: each fold is also trained on 1/N, 2/N, ... "
             "of its training groups (1: no curve).",
         ),
     ] = 4,
     plot: Annotated[
-        Path | None, typer.Option("--plot", help="Write the learning curve to this PNG file.")
+        Path | None,
+        typer.Option(
+            "--plot", help="Write the learning curve to this PNG file.", metavar="FILE.png"
+        ),
     ] = None,
     report_dir: Annotated[
         Path | None,
         typer.Option(
             "--report",
+            metavar="DIR",
             help="Write cv.html, cv.md, cv.json, learning_curve.png and confusion.png here.",
         ),
     ] = None,
     json_path: JsonPath = None,
     labels: Annotated[
-        str, typer.Option("--labels", help="Comma-separated label set the data may use.")
+        str,
+        typer.Option(
+            "--labels", help="Comma-separated label set the data may use.", metavar="L1,L2,..."
+        ),
     ] = ",".join(LABELS),
     encoding: Encoding = "utf-8",
     only: Only = None,
     exclude: Exclude = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite existing --json and --plot files.")
+    ] = False,
     quiet: Quiet = False,
 ) -> None:
     """Grouped K-fold cross-validation of a new model: mean ± std per metric and per label,
@@ -499,28 +664,42 @@ def cv(
             plot_path=plot,
             report_dir=report_dir,
             track=track,
+            force=force,
         )
     typer.echo(cv_table(result))
 
 
-@app.command()
+@app.command(cls=HelpCommand, short_help="Show a model's metadata and strongest features.")
 @reports_errors
 def inspect(
     model: Annotated[
         Path | None,
-        typer.Argument(help="Model file (.skops). Default: the shipped model.", show_default=False),
+        typer.Argument(
+            help="Model file (.skops). Default: the shipped model.",
+            metavar="MODEL",
+            show_default=False,
+        ),
     ] = None,
     top: Annotated[
-        int, typer.Option("--top", "-n", min=1, help="Strongest features to list per label.")
+        int,
+        typer.Option(
+            "--top", "-n", min=1, help="Strongest features to list per label.", metavar="N"
+        ),
     ] = TOP_FEATURES,
     json_path: JsonPath = None,
     trust_pickle: TrustPickle = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing --json file.")
+    ] = False,
 ) -> None:
     """Show a model's metadata (versions, labels, training data, CV scores, the ablation
     table) and the strongest features towards each label."""
     from newsseg import api  # on use: see Start-up above
+    from newsseg.dataset import check_output
     from newsseg.report import inspect_table, write_json
 
+    if json_path is not None:
+        check_output(json_path, force)
     info = api.inspect_model(model, top=top, trust_pickle=trust_pickle)
     if json_path is not None:
         write_json(json_path, info)
@@ -532,31 +711,51 @@ class Order(str, Enum):
     input = "input"
 
 
-@app.command()
+@app.command(cls=HelpCommand, short_help="Correct a model's labels in the browser, retraining.")
 @reports_errors
 def annotate(
     paths: Paths,
     output_dir: Annotated[
-        Path, typer.Option("--output-dir", "-o", help="Save one labeled dump per document here.")
+        Path,
+        typer.Option(
+            "--output-dir", "-o", help="Save one labeled dump per document here.", metavar="DIR"
+        ),
     ],
     model: ModelOption = None,
     base: Annotated[
         list[str] | None,
-        typer.Option("--base", help="Labeled data to retrain with, beside the saved documents."),
+        typer.Option(
+            "--base",
+            help="Labeled data to retrain with, beside the saved documents.",
+            metavar="PATH",
+        ),
     ] = None,
     order: Annotated[
-        Order, typer.Option("--order", help="The least certain documents first, or as given.")
+        Order,
+        typer.Option(
+            "--order",
+            help="The least certain documents first, or as given.",
+            metavar="uncertain|input",
+        ),
     ] = Order.uncertain,
     retrain_every: Annotated[
         int,
         typer.Option(
-            "--retrain-every", min=0, help="Retrain after this many saved documents (0: on demand)."
+            "--retrain-every",
+            min=0,
+            help="Retrain after this many saved documents (0: on demand).",
+            metavar="N",
         ),
     ] = RETRAIN_EVERY,
     host: Annotated[
-        str, typer.Option("--host", help="Address to listen on; others than 127.0.0.1 warn.")
+        str,
+        typer.Option(
+            "--host", help="Address to listen on; others than 127.0.0.1 warn.", metavar="ADDRESS"
+        ),
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=0, help="Port (0: any free port).")] = 0,
+    port: Annotated[
+        int, typer.Option("--port", min=0, help="Port (0: any free port).", metavar="PORT")
+    ] = 0,
     no_browser: Annotated[
         bool, typer.Option("--no-browser", help="Print the page's address, do not open it.")
     ] = False,

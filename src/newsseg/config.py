@@ -8,6 +8,9 @@ LABELS: tuple[str, ...] = ("headline", "body", "legal", "teaser")
 """The label set of the shipped model, in a fixed order used by reports."""
 
 BODY_LABEL = "body"
+HEADLINE_LABEL = "headline"
+ARTICLE_LABELS = (HEADLINE_LABEL, BODY_LABEL)
+"""The labels of the clean article (``predict --article``)."""
 
 
 def ordered_labels(labels) -> list[str]:

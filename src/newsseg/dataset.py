@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from newsseg.config import (
+    ARTICLE_LABELS,
     DUMP_SUFFIXES,
     LABELED_SUFFIXES,
     LABELS,
@@ -122,6 +123,12 @@ def _folder_entry(entry: Path | InputError) -> Path | InputError | None:
             entry, f"broken symbolic link (to {os.readlink(entry)}, which is missing)"
         )
     return InputError(entry, "not a regular file (a FIFO, socket or device); skipped")
+
+
+def read_path_list(path: str | Path, encoding: str = "utf-8") -> list[str]:
+    """The paths listed in a file (or stdin), one a line; blank lines are skipped and the
+    rest of a line is kept as it is (a file name may start or end with spaces)."""
+    return [line for _, line in _lines(read_text(path, encoding)) if line.strip()]
 
 
 # --------------------------------------------------------------------------- decoding
@@ -1012,7 +1019,9 @@ def write_text(path: str | Path, text: str, force: bool = True) -> None:
 
 # --------------------------------------------------------------------------- predictions
 
-OUTPUT_FORMATS = ("tsv", "jsonl", "csv")
+ARTICLE_FORMAT = "article"
+"""The clean article: only the headline and body paragraphs, in order, as plain text."""
+OUTPUT_FORMATS = ("tsv", "jsonl", "csv", ARTICLE_FORMAT)
 
 
 def format_predictions(frame: pd.DataFrame, output_format: str, proba_labels: Sequence[str]) -> str:
@@ -1064,6 +1073,11 @@ def prediction_lines(
     if output_format == "tsv":
         return [
             f"{label}\t{_printable(text)}\n"
+            for label, text in zip(columns["label"], columns["text"], strict=True)
+        ]
+    if output_format == ARTICLE_FORMAT:  # the other paragraphs give empty lines: none
+        return [
+            f"{text}\n" if label in ARTICLE_LABELS else ""
             for label, text in zip(columns["label"], columns["text"], strict=True)
         ]
     names = ["doc_id", "line", "text", "label", *(["review"] if "review" in columns else [])]

@@ -694,6 +694,51 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
             for row, label in enumerate(self.classifier_.classes_)
         }
 
+    def stage_two_feature_names(self) -> list[str]:
+        """Names of the boosting stage's features, in the columns of
+        :meth:`stage_two_features`: ``layout__...``, ``topic__...``, ``memory__<n>``, the
+        text model's probabilities (``text__<label>``) and their context (``previous__``,
+        ``next__``, ``window__``, ``document__<label>``, ``seen_before__legal|teaser``)."""
+        check_is_fitted(self, "booster_")
+        before, after = [], []
+        if self.layout_ is not None:
+            before += [f"layout__{name}" for name in self.layout_.get_feature_names_out()]
+        if self.topic_ is not None:
+            before += [f"topic__{name}" for name in self.topic_.get_feature_names_out()]
+        if self.classifier_ is not None:
+            labels = [str(label) for label in self.classes_]
+            after += [f"text__{label}" for label in labels]
+            if self.use_context:
+                for part in ("previous", "next", "window", "document"):
+                    after += [f"{part}__{label}" for label in labels]
+                after += ["seen_before__legal", "seen_before__teaser"]
+        memory = int(self.booster_.n_features_in_) - len(before) - len(after)
+        return before + [f"memory__{n}" for n in range(memory)] + after
+
+    def cue_importances(self) -> dict[str, dict[str, float]]:
+        """How much each stage-two feature decides each label: its share of the split gain
+        of the booster's trees for that label (each label's shares sum to 1; with two labels
+        one tree set serves both). Read from the fitted trees; nothing is computed anew."""
+        check_is_fitted(self, "booster_")
+        names = self.stage_two_feature_names()
+        per_iteration = len(self.booster_._predictors[0])
+        gains = np.zeros((per_iteration, len(names)))
+        for iteration in self.booster_._predictors:
+            for k, tree in enumerate(iteration):
+                splits = tree.nodes[~tree.nodes["is_leaf"].astype(bool)]
+                np.add.at(gains[k], splits["feature_idx"], np.maximum(splits["gain"], 0.0))
+        tree_of = (
+            {str(label): 0 for label in self.booster_.classes_}
+            if per_iteration == 1
+            else {str(label): k for k, label in enumerate(self.booster_.classes_)}
+        )
+        result = {}
+        for label, k in tree_of.items():
+            total = gains[k].sum()
+            shares = gains[k] / total if total > 0 else gains[k]
+            result[label] = {name: float(share) for name, share in zip(names, shares, strict=True)}
+        return result
+
 
 def canonical_order(frame: pd.DataFrame, labels: np.ndarray) -> np.ndarray:
     """Row order that puts a frame's documents in one order whatever order they came in:

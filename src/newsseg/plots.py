@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from newsseg.evaluate import SUMMARY_METRICS
+from newsseg.evaluate import CALIBRATION_BINS, SUMMARY_METRICS, expected_calibration_error
 
 DPI = 110
 HEAT_MAP = "Blues"
@@ -46,13 +46,23 @@ def confusion_figure(confusion: dict, title: str = "Confusion matrix") -> Figure
             axes.text(
                 column,
                 row,
-                f"{int(counts[row, column])}\n{shares[row, column]:.0%}",
+                f"{int(counts[row, column])}\n{share_text(shares[row, column])}",
                 ha="center",
                 va="center",
                 fontsize=9,
                 color="white" if dark else "black",
             )
     return figure
+
+
+def share_text(share: float) -> str:
+    """A share as a whole percentage, except that a share that is not 0 or 1 never reads
+    as one: 1 paragraph of 472 is "<1%", not "0%"."""
+    if 0 < share < 0.005:
+        return "<1%"
+    if 0.995 <= share < 1:
+        return ">99%"
+    return f"{share:.0%}"
 
 
 def confusion_png(confusion: dict, title: str = "Confusion matrix") -> bytes:
@@ -84,3 +94,39 @@ def learning_curve_figure(cv: dict) -> Figure:
 def learning_curve_png(cv: dict) -> bytes:
     """The learning curve as PNG bytes."""
     return png_bytes(learning_curve_figure(cv))
+
+
+def reliability_figure(
+    confidence: np.ndarray, correct: np.ndarray, bins: int = CALIBRATION_BINS
+) -> Figure:
+    """A reliability diagram: for each of ``bins`` equal-width bins of confidence, the share
+    of right labels (bars, with the count of paragraphs above) against the diagonal of
+    perfect calibration, and the expected calibration error in the title."""
+    confidence = np.asarray(confidence, dtype=float)
+    correct = np.asarray(correct, dtype=bool)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    counts = np.bincount(which, minlength=bins)
+    right = np.bincount(which, weights=correct.astype(float), minlength=bins)
+    accuracy = np.divide(right, counts, out=np.zeros(bins), where=counts > 0)
+    centres = (edges[:-1] + edges[1:]) / 2
+    figure = Figure(figsize=(5.6, 4.4))
+    axes = figure.subplots()
+    axes.bar(centres, accuracy, width=1 / bins, edgecolor="white", alpha=0.85, label="right")
+    axes.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
+    for centre, share, count in zip(centres, accuracy, counts, strict=True):
+        if count:
+            axes.text(centre, share + 0.01, str(int(count)), ha="center", va="bottom", fontsize=7)
+    ece = expected_calibration_error(confidence, correct, bins)
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1.08)
+    axes.set_xlabel("confidence (the largest label probability)")
+    axes.set_ylabel("share of paragraphs labeled right")
+    axes.set_title(f"Reliability (expected calibration error {ece:.3f})")
+    axes.legend(loc="upper left")
+    return figure
+
+
+def reliability_png(confidence: np.ndarray, correct: np.ndarray) -> bytes:
+    """The reliability diagram as PNG bytes."""
+    return png_bytes(reliability_figure(confidence, correct))

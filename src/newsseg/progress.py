@@ -17,7 +17,9 @@ Item = TypeVar("Item")
 
 
 class Track(Protocol):
-    """Yield ``items`` unchanged while reporting progress under ``description``."""
+    """Yield ``items`` unchanged while reporting progress under ``description``. ``items``
+    may be a generator that does the work as it is drawn from, or has no end (a running
+    count, with no ``total``): yield each item as it comes, never gather them first."""
 
     def __call__(
         self, items: Iterable[Item], description: str, total: int | None = None
@@ -39,27 +41,37 @@ def wants_bars(quiet: bool = False, stream: IO[str] | None = None) -> bool:
 def progress_bars(
     enabled: bool = True, stream: IO[str] | None = None, force_terminal: bool | None = None
 ) -> Iterator[Track]:
-    """A :data:`Track` drawing one rich progress bar per task on ``stream`` (stderr); the
-    bars vanish when done. When ``enabled`` is false it is :func:`silent`."""
+    """A :data:`Track` drawing one rich progress bar per task on ``stream`` (stderr): done
+    of the total and the time left (or the count alone, when the total is unknown), and the
+    time taken; the bars vanish when done. When ``enabled`` is false it is :func:`silent`."""
     if not enabled:
         yield silent
         return
     from rich.console import Console
     from rich.progress import (
         BarColumn,
-        MofNCompleteColumn,
         Progress,
+        ProgressColumn,
         SpinnerColumn,
         TextColumn,
         TimeElapsedColumn,
     )
+    from rich.text import Text
+
+    class DoneAndLeft(ProgressColumn):
+        def render(self, task) -> Text:
+            if task.total is None:
+                return Text(f"{task.completed:,.0f}")
+            left = task.time_remaining
+            eta = "" if left is None else f", {_duration(left)} left"
+            return Text(f"{task.completed:,.0f}/{task.total:,.0f}{eta}")
 
     console = Console(file=stream or sys.stderr, force_terminal=force_terminal)
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        DoneAndLeft(),
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=True) as bars:
@@ -70,3 +82,9 @@ def progress_bars(
             yield from bars.track(items, total=total, description=description)
 
         yield track
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -214,9 +215,24 @@ def inspect_table(info: dict) -> str:
     if info.get("ablation"):
         lines += ["", ablation_table(info["ablation"])]
     for label, features in info["top_features"].items():
-        lines += ["", f"strongest features towards {label}:"]
-        lines += [f"  {item['weight']:>8.3f}  {item['feature']}" for item in features]
+        lines += ["", f"strongest text features towards {label} (text model weights):"]
+        lines += [
+            f"  {item['weight']:>8.3f}  {feature_label(item['feature'])}" for item in features
+        ]
+    for label, cues in info.get("top_cues", {}).items():
+        lines += ["", f"cues that decide {label} (share of the booster's split gain):"]
+        lines += [f"  {item['share']:>8.1%}  {item['feature']}" for item in cues]
     return "\n".join(lines)
+
+
+def feature_label(name: str) -> str:
+    """A text feature's name for people: its n-gram quoted when it holds a space (or starts
+    or ends with one), so that ``words__rights reserved`` reads ``words__"rights reserved"``
+    and a character n-gram's edges show."""
+    step, separator, term = name.partition("__")
+    if not separator or not any(character.isspace() for character in term):
+        return name
+    return f"{step}__{json.dumps(term, ensure_ascii=False)}"
 
 
 def write_json(path: str | Path, data: dict) -> None:
@@ -232,11 +248,18 @@ def write_json(path: str | Path, data: dict) -> None:
 TEXT_PREVIEW_CHARS = 160
 """Report tables cut paragraph texts to this many characters (errors.csv keeps them whole)."""
 WORST_DOCUMENTS = 10
+OPEN_SITES = 20
+"""The per-site table shows at most this many sites, worst first; the rest are folded."""
+CONTEXT_DOCUMENTS = 50
+"""Documents with errors shown whole, with their labels (the worst first); others listed."""
+OPEN_DOCUMENTS = 5
+"""Of those, the first this many are unfolded."""
 
 EVALUATION_FILES = {
     "html": "report.html",
     "markdown": "report.md",
     "confusion": "confusion.png",
+    "reliability": "reliability.png",
     "errors": "errors.csv",
 }
 CV_FILES = {
@@ -265,7 +288,24 @@ class Picture:
     alt: str
 
 
-Block = str | Table | Picture
+@dataclass
+class LabeledDocument:
+    """A document's paragraphs in page order with their true and predicted labels: its
+    misclassified paragraphs in context. Rows are ``(line, true, predicted, text)``."""
+
+    rows: list[tuple[int, str, str, str]]
+
+
+@dataclass
+class Folded:
+    """Blocks shown collapsed under a one-line summary (``<details>``)."""
+
+    summary: str
+    blocks: list[Block]
+    unfolded: bool = False
+
+
+Block = str | Table | Picture | LabeledDocument | Folded
 
 
 @dataclass
@@ -286,13 +326,21 @@ def _numbers(*values: float) -> list[str]:
 
 
 def evaluation_report(evaluation: Evaluation, context: Sequence[str] = ()) -> Report:
-    """The evaluation report: summary, per-label table, confusion heat map, per-site and
-    per-source scores, worst documents and every misclassified paragraph."""
-    from newsseg.plots import confusion_png  # matplotlib: loaded only to draw a report
+    """The evaluation report: summary, per-label table, confusion heat map, reliability
+    diagram, per-site (the worst open, the rest folded) and per-source scores, worst
+    documents, and the misclassified paragraphs grouped by document, each shown in context."""
+    from newsseg.evaluate import CALIBRATION_BINS, CONFIDENCE, PREDICTED
+    from newsseg.plots import confusion_png, reliability_png  # matplotlib: only to draw
 
     scores = evaluation.scores
     confusion = Picture(
         EVALUATION_FILES["confusion"], confusion_png(scores["confusion"]), "confusion matrix"
+    )
+    paragraphs = evaluation.paragraphs
+    confidence = paragraphs[CONFIDENCE].to_numpy(dtype=float)
+    correct = (paragraphs["label"] == paragraphs[PREDICTED]).to_numpy()
+    reliability = Picture(
+        EVALUATION_FILES["reliability"], reliability_png(confidence, correct), "reliability"
     )
     sections: list[tuple[str, list[Block]]] = [
         ("Summary", [*context, _summary_line(scores), summary_table(scores), *_blocks(scores)]),
@@ -301,26 +349,32 @@ def evaluation_report(evaluation: Evaluation, context: Sequence[str] = ()) -> Re
             "Confusion matrix",
             ["Rows are true labels, columns predicted ones.", confusion, confusion_rows(scores)],
         ),
-        ("Per site", ["Worst accuracy first.", group_table(evaluation.by_site, "site")]),
+        (
+            "Reliability",
+            [
+                f"Paragraphs in {CALIBRATION_BINS} bins of confidence (the largest label "
+                "probability): how often the label is right in each, against the diagonal "
+                "of perfect calibration.",
+                reliability,
+            ],
+        ),
+        ("Per site", site_blocks(evaluation.by_site)),
     ]
     if evaluation.by_source:
         sections.append(("Per source", [group_table(evaluation.by_source, "collection", "source")]))
     worst = evaluation.documents[:WORST_DOCUMENTS]
+    root = _common_folder(paragraphs["source"])
     sections.append(
         (
             f"Worst documents ({len(worst)} of {len(evaluation.documents)})",
-            ["Lowest accuracy first, then lowest body_f1.", document_table(worst)],
+            ["Lowest accuracy first, then lowest body_f1.", document_table(worst, root)],
         )
     )
+    documents = sum(1 for doc in evaluation.documents if doc["errors"])
     sections.append(
         (
-            f"Misclassified paragraphs ({len(evaluation.errors)})",
-            [
-                f"Every paragraph whose predicted label is wrong, in input order; "
-                f"confidence is the largest label probability. Texts are cut to "
-                f"{TEXT_PREVIEW_CHARS} characters; {EVALUATION_FILES['errors']} has them whole.",
-                error_table(evaluation),
-            ],
+            f"Misclassified paragraphs ({len(evaluation.errors)} in {documents} documents)",
+            misclassified_blocks(evaluation, root),
         )
     )
     return Report("newsseg evaluation report", sections)
@@ -329,6 +383,84 @@ def evaluation_report(evaluation: Evaluation, context: Sequence[str] = ()) -> Re
 def _blocks(scores: dict) -> list[Block]:
     """The error-block line of a report's summary, where the scores have it."""
     return [error_block_line(scores["error_blocks"]) + "."] if "error_blocks" in scores else []
+
+
+def site_blocks(sites: list[dict]) -> list[Block]:
+    """The per-site table, worst first: the sites with errors (at most :data:`OPEN_SITES`)
+    open, the rest folded under one line."""
+    shown = [site for site in sites if site["errors"]][:OPEN_SITES]
+    rest = sites[len(shown) :]
+    blocks: list[Block] = [
+        f"{len(sites)} sites, {sum(1 for site in sites if site['errors'])} with errors; "
+        "worst accuracy first.",
+        group_table(shown, "site"),
+    ]
+    if rest:
+        perfect = all(site["errors"] == 0 for site in rest)
+        summary = f"{len(rest)} more sites" + (", every paragraph right" if perfect else "")
+        blocks.append(Folded(summary, [group_table(rest, "site")]))
+    return blocks
+
+
+def misclassified_blocks(evaluation: Evaluation, root: str | None) -> list[Block]:
+    """Every misclassified paragraph in the context of its document (the worst documents
+    first, the first few unfolded): the document's paragraphs with their labels, the wrong
+    ones marked; documents beyond :data:`CONTEXT_DOCUMENTS` in a table."""
+    from newsseg.evaluate import PREDICTED
+
+    with_errors = [doc for doc in evaluation.documents if doc["errors"]]
+    paragraphs = evaluation.paragraphs
+    blocks: list[Block] = [
+        f"Each document with errors, worst first, with every paragraph: line, true and "
+        f"predicted label, text (cut to {TEXT_PREVIEW_CHARS} characters; "
+        f"{EVALUATION_FILES['errors']} has every misclassified paragraph whole, with its "
+        "probabilities)."
+    ]
+    for number, doc in enumerate(with_errors[:CONTEXT_DOCUMENTS]):
+        rows = paragraphs[
+            (paragraphs["source"] == doc["file"]) & (paragraphs["doc_id"] == doc["doc_id"])
+        ]
+        labeled = LabeledDocument(
+            [
+                (int(line), str(true), str(predicted), _cut(str(text)))
+                for line, true, predicted, text in zip(
+                    rows["line"], rows["label"], rows[PREDICTED], rows["text"], strict=True
+                )
+            ]
+        )
+        summary = (
+            f"{_document_name(doc, root)} (site {doc['site']}): {doc['errors']} of "
+            f"{doc['paragraphs']} paragraphs wrong"
+        )
+        blocks.append(Folded(summary, [labeled], unfolded=number < OPEN_DOCUMENTS))
+    if len(with_errors) > CONTEXT_DOCUMENTS:
+        more = with_errors[CONTEXT_DOCUMENTS:]
+        blocks.append(
+            Folded(f"{len(more)} more documents with errors", [document_table(more, root)])
+        )
+    return blocks
+
+
+def _common_folder(sources) -> str | None:
+    """The deepest folder holding every file of a report, so that it names them short."""
+    folders = {os.path.dirname(os.path.abspath(s)) for s in set(sources) if s != "-"}
+    try:
+        return os.path.commonpath(sorted(folders)) if folders else None
+    except ValueError:
+        return None
+
+
+def _short_path(source: str, root: str | None) -> str:
+    if root is None or source == "-":
+        return source
+    return os.path.relpath(os.path.abspath(source), root)
+
+
+def _document_name(doc: dict, root: str | None) -> str:
+    name = _short_path(doc["file"], root)
+    if Path(name).stem != doc["doc_id"]:  # a table's document
+        name += f" ({doc['doc_id']})"
+    return name
 
 
 def _summary_line(scores: dict) -> str:
@@ -387,12 +519,12 @@ def group_table(groups: list[dict], key: str, title: str | None = None) -> Table
     return Table(columns, rows, set(range(1, len(columns))), wrap={0})
 
 
-def document_table(documents: list[dict]) -> Table:
+def document_table(documents: list[dict], root: str | None = None) -> Table:
     columns = ["document", "file", "site", "paragraphs", "errors", "accuracy", "body_f1"]
     rows = [
         [
             doc["doc_id"],
-            doc["file"],
+            _short_path(doc["file"], root),
             doc["site"],
             str(doc["paragraphs"]),
             str(doc["errors"]),
@@ -516,24 +648,54 @@ def render_markdown(report: Report) -> str:
     lines = [f"# {report.title}", ""]
     for title, blocks in report.sections:
         lines += [f"## {title}", ""]
-        for block in blocks:
-            if isinstance(block, Table):
-                if not block.rows:
-                    lines += ["(none)", ""]
-                    continue
-                align = [
-                    "---:" if index in block.numeric else "---"
-                    for index in range(len(block.columns))
-                ]
-                lines.append("| " + " | ".join(map(_markdown_cell, block.columns)) + " |")
-                lines.append("| " + " | ".join(align) + " |")
-                lines += ["| " + " | ".join(map(_markdown_cell, row)) + " |" for row in block.rows]
-            elif isinstance(block, Picture):
-                lines.append(f"![{block.alt}]({block.file_name})")
-            else:
-                lines.append(_markdown_paragraph(block))
-            lines.append("")
+        lines += _markdown_blocks(blocks)
     return "\n".join(lines)
+
+
+def _markdown_blocks(blocks: Sequence[Block]) -> list[str]:
+    lines: list[str] = []
+    for block in blocks:
+        if isinstance(block, Folded):
+            # GitHub and most viewers fold <details>; Markdown inside needs blank lines.
+            summary = html.escape(block.summary, quote=False)
+            lines += [
+                f"<details{' open' if block.unfolded else ''}>",
+                f"<summary>{summary}</summary>",
+                "",
+            ]
+            lines += _markdown_blocks(block.blocks)
+            lines += ["</details>", ""]
+            continue
+        if isinstance(block, LabeledDocument):
+            block = _document_table(block)
+        if isinstance(block, Table):
+            if not block.rows:
+                lines += ["(none)", ""]
+                continue
+            align = [
+                "---:" if index in block.numeric else "---" for index in range(len(block.columns))
+            ]
+            lines.append("| " + " | ".join(map(_markdown_cell, block.columns)) + " |")
+            lines.append("| " + " | ".join(align) + " |")
+            lines += ["| " + " | ".join(map(_markdown_cell, row)) + " |" for row in block.rows]
+        elif isinstance(block, Picture):
+            lines.append(f"![{block.alt}]({block.file_name})")
+        else:
+            lines.append(_markdown_paragraph(block))
+        lines.append("")
+    return lines
+
+
+WRONG_MARK = "✗"
+
+
+def _document_table(document: LabeledDocument) -> Table:
+    """A document in context as a plain table (Markdown): wrong rows marked."""
+    rows = [
+        [str(line), true, predicted, WRONG_MARK if true != predicted else "", text]
+        for line, true, predicted, text in document.rows
+    ]
+    return Table(["line", "true", "predicted", "", "text"], rows, {0}, wrap={4})
 
 
 HTML_STYLE = """
@@ -548,6 +710,11 @@ th { background: #f3f5f8; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr:nth-child(even) td { background: #fafbfc; }
 img { max-width: 100%; height: auto; display: block; margin: 0.6em 0; }
+details { margin: 0.5em 0; } summary { cursor: pointer; }
+.label { border-radius: 3px; padding: 0 0.35em; font-size: 0.9em; white-space: nowrap; }
+.l-headline { background: #dbe9ff; } .l-body { background: #e3f4e1; }
+.l-legal { background: #efe3f7; } .l-teaser { background: #fff0cf; } .l-other { background: #eee; }
+tr.wrong td { background: #fde8e8 !important; }
 """
 
 
@@ -564,6 +731,32 @@ def _html_table(table: Table) -> str:
     body = "\n".join(f"<tr>{cells(row, 'td')}</tr>" for row in table.rows)
     head = f"<thead><tr>{cells(table.columns, 'th')}</tr></thead>"
     return f"<table>\n{head}\n<tbody>\n{body}\n</tbody></table>"
+
+
+def _html_document(document: LabeledDocument) -> str:
+    """A document in context: each paragraph with its true label, and its predicted label
+    beside it where that is wrong (the row marked), labels coloured by kind."""
+    rows = []
+    for line, true, predicted, text in document.rows:
+        wrong = true != predicted
+        guess = f"{_html_label(predicted)} {WRONG_MARK}" if wrong else ""
+        row_class = ' class="wrong"' if wrong else ""
+        rows.append(
+            f'<tr{row_class}><td class="num">{line}</td>'
+            f"<td>{_html_label(true)}</td><td>{guess}</td>"
+            f'<td class="wrap">{html.escape(text)}</td></tr>'
+        )
+    head = "<thead><tr><th>line</th><th>true</th><th>predicted</th><th>text</th></tr></thead>"
+    return f"<table>\n{head}\n<tbody>\n" + "\n".join(rows) + "\n</tbody></table>"
+
+
+_CSS_NAME = re.compile(r"[a-z][a-z0-9-]*")
+
+
+def _html_label(label: str) -> str:
+    kind = label if _CSS_NAME.fullmatch(label) else "other"
+    kind = kind if kind in ("headline", "body", "legal", "teaser") else "other"
+    return f'<span class="label l-{kind}">{html.escape(label)}</span>'
 
 
 def _html_class(table: Table, index: int) -> str:
@@ -585,27 +778,46 @@ def render_html(report: Report) -> str:
     ]
     for title, blocks in report.sections:
         parts.append(f"<h2>{html.escape(title)}</h2>")
-        for block in blocks:
-            if isinstance(block, Table):
-                parts.append(_html_table(block))
-            elif isinstance(block, Picture):
-                data = base64.b64encode(block.png).decode("ascii")
-                parts.append(
-                    f'<img alt="{html.escape(block.alt)}" src="data:image/png;base64,{data}">'
-                )
-            else:
-                parts.append(f"<p>{html.escape(block)}</p>")
+        parts += _html_blocks(blocks)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _html_blocks(blocks: Sequence[Block]) -> list[str]:
+    parts: list[str] = []
+    for block in blocks:
+        if isinstance(block, Folded):
+            parts.append(f"<details{' open' if block.unfolded else ''}>")
+            parts.append(f"<summary>{html.escape(block.summary)}</summary>")
+            parts += _html_blocks(block.blocks)
+            parts.append("</details>")
+        elif isinstance(block, LabeledDocument):
+            parts.append(_html_document(block))
+        elif isinstance(block, Table):
+            parts.append(_html_table(block))
+        elif isinstance(block, Picture):
+            data = base64.b64encode(block.png).decode("ascii")
+            parts.append(f'<img alt="{html.escape(block.alt)}" src="data:image/png;base64,{data}">')
+        else:
+            parts.append(f"<p>{html.escape(block)}</p>")
+    return parts
 
 
 # --------------------------------------------------------------------------- writing
 
 
 def _pictures(report: Report) -> list[Picture]:
-    return [
-        block for _, blocks in report.sections for block in blocks if isinstance(block, Picture)
-    ]
+    return [picture for _, blocks in report.sections for picture in _pictures_in(blocks)]
+
+
+def _pictures_in(blocks: Sequence[Block]) -> list[Picture]:
+    found: list[Picture] = []
+    for block in blocks:
+        if isinstance(block, Picture):
+            found.append(block)
+        elif isinstance(block, Folded):
+            found += _pictures_in(block.blocks)
+    return found
 
 
 def write_report(directory: str | Path, report: Report, names: dict[str, str]) -> list[Path]:
