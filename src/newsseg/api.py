@@ -1002,15 +1002,20 @@ def _expand_inputs(
         except InputError as error:
             inputs.append(error)
             continue
+        # A folder's bad entries (a broken link, a FIFO) come back as errors: keep them.
+        bad = [path for path in found if isinstance(path, NewssegError)]
+        found = [path for path in found if not isinstance(path, NewssegError)]
         if not Path(raw).is_dir():
             inputs += [NamedInput(str(path), input_name(path, files_root)) for path in found]
+            inputs += bad
             continue
         if outputs is not None:
             found = [path for path in found if not _is_inside(path, outputs)]
-            if not found:
+            if not found and not bad:
                 inputs.append(InputError(raw, "no inputs in folder outside the output folder"))
         root = os.path.abspath(raw)
         inputs += [NamedInput(str(path), input_name(path, root)) for path in found]
+        inputs += bad
     return inputs
 
 
