@@ -1002,21 +1002,15 @@ def _expand_inputs(
         except InputError as error:
             inputs.append(error)
             continue
-        root = os.path.abspath(raw) if Path(raw).is_dir() else files_root
-        if outputs is not None and Path(raw).is_dir():
-            found = [
-                path
-                for path in found
-                if isinstance(path, NewssegError) or not _is_inside(path, outputs)
-            ]
+        if not Path(raw).is_dir():
+            inputs += [NamedInput(str(path), input_name(path, files_root)) for path in found]
+            continue
+        if outputs is not None:
+            found = [path for path in found if not _is_inside(path, outputs)]
             if not found:
                 inputs.append(InputError(raw, "no inputs in folder outside the output folder"))
-        inputs += [
-            path  # a bad entry of a folder (a broken link, a FIFO): its error
-            if isinstance(path, NewssegError)
-            else NamedInput(str(path), input_name(path, root))
-            for path in found
-        ]
+        root = os.path.abspath(raw)
+        inputs += [NamedInput(str(path), input_name(path, root)) for path in found]
     return inputs
 
 
