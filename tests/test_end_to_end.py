@@ -104,7 +104,7 @@ def test_train_then_evaluate_on_held_out_sites(shared_corpus, tmp_path):
     for source in set(manifest.loc[manifest["site"].isin(held_out), "source"]):
         assert f"| {source} |" in markdown  # the per-source breakdown, from the manifest
     page = (report_dir / "report.html").read_text(encoding="utf-8")
-    assert page.count("data:image/png;base64,") == 1 and "http" not in page.split("<body>")[0]
+    assert page.count("data:image/png;base64,") == 2 and "http" not in page.split("<body>")[0]
 
 
 @pytest.mark.slow
