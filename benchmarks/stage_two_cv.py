@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from newsseg import dataset, evaluate, sequence
+from newsseg import dataset, evaluate
 from newsseg.config import DEFAULT_CORPUS
 from newsseg.model import ParagraphLabeler, StageTwoData, document_slices
 
@@ -139,14 +139,7 @@ def rechained(model: ParagraphLabeler, data: StageTwoData, zones: bool) -> Parag
     if model.zones == zones:
         return model
     other = copy.copy(model).set_params(zones=zones)
-    index = np.searchsorted(other.classes_, data.labels)
-    sequences = [index[part] for part in document_slices(data.frame["doc_id"])]
-    if other._zoned:
-        body = list(other.classes_).index("body")
-        chain = sequence.zone_transition_log_probs(sequences, len(other.classes_), body)
-    else:
-        chain = sequence.transition_log_probs(sequences, len(other.classes_))
-    other.log_start_, other.log_transitions_, other.log_end_ = chain
+    other.fit_chain(data)
     return other
 
 

@@ -32,6 +32,7 @@ from sklearn.ensemble._hist_gradient_boosting.common import (
 )
 from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
 from sklearn.model_selection import GroupKFold
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import check_is_fitted
@@ -106,35 +107,25 @@ def weighted_log_loss(
 
 @dataclass
 class HeldOut:
-    """The calibration holdout: booster probabilities (columns in ``classes``) of the real
+    """The calibration holdout: booster probabilities (columns in ``classes_``) of the real
     documents of sites left out of a second booster, at its best ``iteration``."""
 
     proba: np.ndarray
     doc_slices: list[slice]
     truth: np.ndarray
     iteration: int
-    classes: list[str]
 
     def scores(self, decoded: np.ndarray) -> dict[str, float | int]:
-        """Macro-F1 and accuracy of decoded label indices on the held-out paragraphs."""
-        present = np.union1d(np.unique(self.truth), np.unique(decoded))
-        f1 = [
-            _f1(self.truth == label, decoded == label)
-            for label in present
-            if (self.truth == label).any()
-        ]
+        """Macro-F1 (over the labels the held-out paragraphs have) and accuracy of decoded
+        label indices on the held-out paragraphs."""
+        present = np.unique(self.truth)
+        macro = f1_score(self.truth, decoded, labels=present, average="macro", zero_division=0)
         return {
-            "macro_f1": float(np.mean(f1)) if f1 else 0.0,
+            "macro_f1": float(macro) if len(present) else 0.0,
             "accuracy": float(np.mean(self.truth == decoded)) if len(decoded) else 0.0,
             "paragraphs": len(decoded),
             "iteration": self.iteration,
         }
-
-
-def _f1(truth: np.ndarray, guess: np.ndarray) -> float:
-    tp = float(np.sum(truth & guess))
-    denominator = float(np.sum(truth) + np.sum(guess))
-    return 2 * tp / denominator if denominator else 0.0
 
 
 def as_paragraph_frame(X: Any) -> pd.DataFrame:
@@ -347,15 +338,8 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         them at every iteration: its best iteration on those unseen sites is how many the
         model's booster runs (grouped early stopping; with ``early_stopping``), and its
         probabilities there fit the chain's temperature and give ``holdout_scores_``."""
-        index = np.searchsorted(self.classes_, data.labels)
-        sequences = [index[part] for part in document_slices(data.frame[DOC_COLUMN])]
-        if self._zoned:
-            body = list(self.classes_).index(BODY_LABEL)
-            chain = zone_transition_log_probs(sequences, len(self.classes_), body)
-        else:
-            chain = transition_log_probs(sequences, len(self.classes_))
-        self.log_start_, self.log_transitions_, self.log_end_ = chain
-        self.log_prior_ = self._booster_log_prior(index)
+        self.fit_chain(data)
+        self.log_prior_ = self._booster_log_prior(np.searchsorted(self.classes_, data.labels))
         held_out = self.holdout_booster_proba(data)
         self.boost_iterations_ = self.boost_iterations
         self.temperature_, self.holdout_scores_ = 1.0, None
@@ -372,6 +356,18 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
             data.stacked, data.labels, self.boost_iterations_, data.weights
         )
         return self
+
+    def fit_chain(self, data: StageTwoData) -> None:
+        """Learn the label chain's transitions from the training documents: over labels, or
+        over labels in zones with ``zones`` (see :func:`newsseg.sequence.zone_states`)."""
+        index = np.searchsorted(self.classes_, data.labels)
+        sequences = [index[part] for part in document_slices(data.frame[DOC_COLUMN])]
+        if self._zoned:
+            body = list(self.classes_).index(BODY_LABEL)
+            chain = zone_transition_log_probs(sequences, len(self.classes_), body)
+        else:
+            chain = transition_log_probs(sequences, len(self.classes_))
+        self.log_start_, self.log_transitions_, self.log_end_ = chain
 
     def _fit_booster(
         self,
@@ -444,7 +440,7 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         if proba is None:
             return None
         doc_slices = document_slices(data.frame[DOC_COLUMN].iloc[test])
-        return HeldOut(proba, doc_slices, truth, iteration, list(self.classes_))
+        return HeldOut(proba, doc_slices, truth, iteration)
 
     def _calibration_holdout(self, data: StageTwoData) -> tuple[np.ndarray, np.ndarray] | None:
         """Training and held-out rows of the calibration holdout: ``calibration_share`` of
@@ -636,7 +632,7 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
 
     @property
     def _zoned(self) -> bool:
-        return bool(getattr(self, "zones", False)) and BODY_LABEL in self.classes_
+        return self.zones and BODY_LABEL in self.classes_
 
     def log_emission(self, booster_proba: np.ndarray) -> np.ndarray:
         """The chain's emission scores of booster probabilities: log-probability minus the
