@@ -216,25 +216,28 @@ Weight = Annotated[
 ]
 
 
+def _parsed(parse: Callable, *terms):
+    """``parse(*terms)``, its ``ValueError`` (``"name: reason"``, a library message naming
+    its parameter) turned into a usage error of the option ``--name``."""
+    try:
+        return parse(*terms)
+    except ValueError as error:
+        name, _, reason = str(error).partition(": ")
+        raise typer.BadParameter(reason, param_hint=f"'--{name}'") from None
+
+
 def _weighting(weight: list[str] | None):
     """The training weights --weight gives (a usage error when malformed)."""
     from newsseg.dataset import Weighting
 
-    try:
-        return Weighting.parse(weight or ())
-    except ValueError as error:
-        raise typer.BadParameter(str(error).partition(": ")[2], param_hint="'--weight'") from None
+    return _parsed(Weighting.parse, weight or ())
 
 
 def _selection(only: list[str] | None, exclude: list[str] | None):
     """The documents --only and --exclude choose (a usage error when malformed)."""
     from newsseg.dataset import Selection
 
-    try:
-        return Selection.parse(only or (), exclude or ())
-    except ValueError as error:
-        name, _, reason = str(error).partition(": ")
-        raise typer.BadParameter(reason, param_hint=f"'--{name}'") from None
+    return _parsed(Selection.parse, only or (), exclude or ())
 
 
 ERROR_EXIT = 1

@@ -21,6 +21,7 @@ from sklearn.model_selection import GroupKFold
 
 from newsseg.config import BODY_LABEL, LABELS
 from newsseg.dataset import COLLECTION_COLUMN, TIER_COLUMN, Weighting
+from newsseg.features import document_slices
 from newsseg.progress import Track, silent
 
 SHINGLE_SIZE = 4
@@ -95,13 +96,10 @@ def error_blocks(
     wrong = truth != guess
     errors = int(wrong.sum())
     in_blocks = at_edges = 0
-    doc_ids = frame["doc_id"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, doc_ids[1:] != doc_ids[:-1]])
-    ends = np.r_[starts[1:], len(doc_ids)]
-    for start, end in zip(starts, ends, strict=True):
-        body = np.flatnonzero(truth[start:end] == BODY_LABEL)
-        first, last = (body[0], body[-1]) if len(body) else (end - start, -1)
-        for run_start, run_end in _error_runs(truth[start:end], guess[start:end]):
+    for part in document_slices(frame["doc_id"]):
+        body = np.flatnonzero(truth[part] == BODY_LABEL)
+        first, last = (body[0], body[-1]) if len(body) else (part.stop - part.start, -1)
+        for run_start, run_end in _error_runs(truth[part], guess[part]):
             lines = run_end - run_start
             if lines < min_lines:
                 continue
