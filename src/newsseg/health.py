@@ -66,9 +66,8 @@ def training_health(model: ParagraphLabeler, frame: pd.DataFrame, cv: dict | Non
         warnings.append("the model's probabilities of its own training data are not finite")
     training = score(sample, predicted, labels=list(model.classes_))
     measured["training_macro_f1"] = training["macro_f1"]
-    never = [str(label) for label in model.classes_ if label not in set(predicted)]
-    present = set(sample["label"])
-    never = [label for label in never if label in present]
+    present, predicted_labels = set(sample["label"]), set(predicted)
+    never = [str(label) for label in model.classes_ if label in present - predicted_labels]
     if never:
         warnings.append(
             f"the model never predicts {', '.join(never)} on its own training documents"
