@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+VERSION = "0.5.0"
+"""The version of newsseg (``newsseg.__version__``), recorded in the models it trains."""
+
 LABELS: tuple[str, ...] = ("headline", "body", "legal", "teaser")
 """The label set of the shipped model, in a fixed order used by reports."""
 

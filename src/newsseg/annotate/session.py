@@ -22,11 +22,11 @@ import pandas as pd
 
 from newsseg import dataset
 from newsseg.annotate import RETRAIN_EVERY
-from newsseg.api import PREDICT_LABEL_HINT, PREDICT_SUFFIXES, label_confidence, label_frame
 from newsseg.config import STDIN_PATH, TABLE_SUFFIXES, ordered_labels
 from newsseg.errors import InputError, NewssegError, OutputError
 from newsseg.model import ParagraphLabeler
-from newsseg.model import load_model as load_model_file
+from newsseg.model_file import resolve
+from newsseg.predict import PREDICT_LABEL_HINT, PREDICT_SUFFIXES, label_confidence, label_frame
 
 LOW_CONFIDENCE = 0.8
 """A paragraph whose proposed label has a lower probability is marked for a closer look."""
@@ -490,11 +490,8 @@ def open_session(
         raise OutputError(output, "is a file, not a folder")
     dataset.check_folder(output)
     output.mkdir(parents=True, exist_ok=True)
-    if isinstance(model, ParagraphLabeler):
-        labeler, model_name = model, "the model given"
-    else:
-        labeler, _ = load_model_file(model, trust_pickle=trust_pickle)
-        model_name = "the shipped default model" if model is None else f"model {model}"
+    resolved = resolve(model, trust_pickle=trust_pickle)
+    labeler, model_name = resolved.labeler, resolved.name
     documents = read_documents(paths, encoding=encoding)
     base_frame = None
     if base:
