@@ -170,5 +170,5 @@ def test_errors_cross_process_boundaries_whole():
 
 
 def test_jobs_must_be_positive(tiny_model, big_table):
-    with pytest.raises(Exception, match="--jobs"):
+    with pytest.raises(Exception, match="jobs="):
         api.predict([big_table], tiny_model, jobs=0)

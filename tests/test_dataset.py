@@ -32,7 +32,7 @@ def test_dump_tolerates_bom_and_crlf(tmp_path):
 def test_undecodable_bytes_name_file_and_line(tmp_path):
     path = tmp_path / "latin.txt"
     path.write_bytes(b"Headline\nCaf\xe9 society\n")
-    with pytest.raises(InputError, match=r"latin\.txt:2: cannot decode byte 0xe9.*--encoding"):
+    with pytest.raises(InputError, match=r"latin\.txt:2: cannot decode byte 0xe9.*encoding="):
         dataset.read_dump(path)
     assert dataset.read_dump(path, encoding="latin-1")["text"].tolist()[1] == "Café society"
 
@@ -62,7 +62,7 @@ def test_labeled_line_without_tab_names_line(tmp_path):
 def test_unknown_label_names_line_and_the_way_out(tmp_path):
     path = tmp_path / "bad.tsv"
     path.write_text("headline\tA title\nadvert\tBuy now\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"bad\.tsv:2: label 'advert'.*--labels"):
+    with pytest.raises(InputError, match=r"bad\.tsv:2: label 'advert'.*labels="):
         dataset.read_labeled_dump(path)
     frame = dataset.read_labeled_dump(path, labels=("headline", "advert"))
     assert frame["label"].tolist() == ["headline", "advert"]
@@ -159,7 +159,7 @@ def test_atomic_output_leaves_nothing_on_failure(tmp_path):
 def test_atomic_output_refuses_to_overwrite_without_force(tmp_path):
     target = tmp_path / "out.txt"
     target.write_text("old", encoding="utf-8")
-    with pytest.raises(OutputError, match="--force"):
+    with pytest.raises(OutputError, match="force=True"):
         dataset.write_text(target, "new", force=False)
     dataset.write_text(target, "new", force=True)
     assert target.read_text(encoding="utf-8") == "new"

@@ -140,7 +140,7 @@ class Boom:
 def test_pickle_models_need_explicit_trust(tmp_path, tiny_model_path):
     crafted = tmp_path / "evil.joblib"
     joblib.dump(Boom(), crafted)
-    with pytest.raises(ModelError, match=r"runs any code.*--trust-pickle"):
+    with pytest.raises(ModelError, match=r"runs any code.*trust_pickle=True"):
         model_file.load(crafted)
     labeler, metadata = model_file.load(tiny_model_path)
     trusted = tmp_path / "ok.joblib"
@@ -156,7 +156,7 @@ def test_save_is_atomic_and_refuses_overwrite(tmp_path, tiny_model_path):
     model_file.save(labeler, target, metadata)
     from newsseg.errors import OutputError
 
-    with pytest.raises(OutputError, match="--force"):
+    with pytest.raises(OutputError, match="force=True"):
         model_file.save(labeler, target, metadata, force=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.meta.json", "m.skops"]
 

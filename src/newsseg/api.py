@@ -120,9 +120,9 @@ def train(
     ``ablation`` also each component switched, on the same folds), and save it with its
     metadata to ``output``. Returns the metadata."""
     if not labels:
-        raise NewssegError("--labels names no labels")
+        raise NewssegError("labels=L1,L2,... names no labels")
     if ablation and not cv:
-        raise NewssegError("--ablation needs --cv K (the folds it scores on)")
+        raise NewssegError("ablation=True needs cv=K (the folds it scores on)")
     if output is not None:  # fail before the work, not after it
         model_file.check_model_output(output, force)
     frame = _stage(

@@ -254,10 +254,43 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069
 overrides) if a file name or text holding them were printed as it is."""
 
 
+FLAGS = {
+    "ablation": "--ablation",
+    "base": "--base",
+    "cv": "--cv",
+    "dask_scheduler": "--dask-scheduler",
+    "encoding": "--encoding",
+    "force": "--force",
+    "jobs": "--jobs",
+    "labels": "--labels",
+    "min_confidence": "--min-confidence",
+    "order": "--order",
+    "output_dir": "--output-dir",
+    "output_format": "--format",
+    "proba": "--proba",
+    "retrain_every": "--retrain-every",
+    "skip_existing": "--skip-existing",
+    "trust_pickle": "--trust-pickle",
+}
+"""The option of each library parameter that library messages name."""
+
+_PARAMETER = re.compile(rf"\b({'|'.join(FLAGS)})=(True\b|\.\.\.)?")
+"""A parameter as library messages name it: ``force=True``, ``output_dir=...`` (given at
+all), or ``encoding=NAME`` (with a value)."""
+
+
+def flag_wording(message: str) -> str:
+    """A library message with the parameters it names as the options users type:
+    ``force=True`` and ``output_dir=...`` as ``--force`` and ``--output-dir``,
+    ``encoding=NAME`` as ``--encoding NAME``."""
+    return _PARAMETER.sub(lambda m: FLAGS[m.group(1)] + ("" if m.group(2) else " "), message)
+
+
 def error_line(error: NewssegError) -> str:
-    """A known error as the one line the user sees; control characters in it (from a file
-    name, say) are shown escaped, as ``\\x1b``, so they cannot act on the terminal."""
-    message = " ".join(str(error).splitlines())
+    """A known error as the one line the user sees, in the options' words (see
+    :func:`flag_wording`); control characters in it (from a file name, say) are shown
+    escaped, as ``\\x1b``, so they cannot act on the terminal."""
+    message = flag_wording(" ".join(str(error).splitlines()))
     return "newsseg: error: " + _CONTROL.sub(
         lambda m: m.group().encode("unicode_escape").decode(), message
     )

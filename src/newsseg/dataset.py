@@ -47,7 +47,7 @@ PUBLIC_FILE_MODE = 0o644
 """Outputs are readable by all, as files written with a usual umask (mkstemp makes 0600)."""
 BINARY_SNIFF_BYTES = 8192
 """A NUL byte in this many leading bytes marks a binary file, not a text dump."""
-NEW_LABELS_HINT = "declare new labels with --labels"
+NEW_LABELS_HINT = "declare new labels with labels=L1,L2,..."
 """How a label outside the label set is made welcome when training."""
 
 
@@ -196,7 +196,9 @@ def _refuse_binary(data: bytes, path: str | Path, encoding: str) -> None:
     if nul >= 0 and not wide:  # UTF-16 and UTF-32 text is full of NUL bytes
         line = data.count(b"\n", 0, nul) + 1
         raise InputError(
-            path, "binary data (NUL byte), not a text file (UTF-16 text needs --encoding)", line
+            path,
+            "binary data (NUL byte), not a text file (UTF-16 text needs encoding=utf-16)",
+            line,
         )
 
 
@@ -206,11 +208,12 @@ def _decode_error(
     """The located error for a decoding failure; ``lines_before`` counts the line feeds
     of the bytes decoded before ``error.object``."""
     if not isinstance(error, UnicodeDecodeError):  # codecs such as idna give no position
-        return InputError(path, f"cannot decode as {encoding} ({error}); give the right --encoding")
+        reason = f"cannot decode as {encoding} ({error}); give the right encoding=NAME"
+        return InputError(path, reason)
     line = lines_before + error.object.count(b"\n", 0, error.start) + 1
     bad = error.object[error.start : error.start + 1].hex()
     return InputError(
-        path, f"cannot decode byte 0x{bad} as {encoding}; give the right --encoding", line
+        path, f"cannot decode byte 0x{bad} as {encoding}; give the right encoding=NAME", line
     )
 
 
@@ -613,7 +616,7 @@ def _decoded_bytes(
                     raise InputError(
                         path,
                         f"column {name!r}: cannot decode byte 0x{bad} as {encoding}; "
-                        "give the right --encoding",
+                        "give the right encoding=NAME",
                         line,
                     ) from None
             decoded.append(value)
@@ -964,7 +967,7 @@ def check_output(path: str | Path, force: bool = True) -> None:
     if target.is_dir():
         raise OutputError(target, "is a folder")
     if target.exists() and not force:
-        raise OutputError(target, "exists; use --force to overwrite")
+        raise OutputError(target, "exists; use force=True to overwrite")
     check_folder(target.parent, target)
 
 

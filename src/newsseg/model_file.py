@@ -285,7 +285,7 @@ def _load_pickle(source: Path, trust_pickle: bool) -> tuple[ParagraphLabeler, di
         raise ModelError(
             source,
             "is a pickle-based file and loading it runs any code it carries; "
-            "pass --trust-pickle only if you trust where it came from",
+            "pass trust_pickle=True only if you trust where it came from",
         )
     if not source.is_file():
         raise ModelError(source, "no such model file")

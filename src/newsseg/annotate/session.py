@@ -146,9 +146,9 @@ class Session:
         params: dict[str, Any] | None = None,
     ) -> None:
         if order not in ORDERS:
-            raise NewssegError(f"--order must be one of {', '.join(ORDERS)}, not {order!r}")
+            raise NewssegError(f"order=... must be one of {', '.join(ORDERS)}, not {order!r}")
         if retrain_every < 0:
-            raise NewssegError(f"--retrain-every must be 0 or more, not {retrain_every}")
+            raise NewssegError(f"retrain_every=N must be 0 or more, not {retrain_every}")
         self.documents = documents
         self.output_dir = output_dir
         self.model = model
@@ -328,7 +328,7 @@ class Session:
         if frame.empty or frame["label"].nunique() < 2:
             raise NewssegError(
                 "training needs at least two different labels: save more documents "
-                "or give --base data"
+                "or give base=... data"
             )
         self._stage(f"training on {saved_documents} saved + {base_documents} base documents")
         start = time.monotonic()

@@ -106,7 +106,7 @@ def dask_executor(scheduler: str, workers: int | None = None) -> Iterator[DaskEx
             client = stack.enter_context(Client(cluster))
         else:
             if workers:
-                raise NewssegError("--jobs sets the workers of '--dask-scheduler local' only")
+                raise NewssegError("jobs=... sets the workers of dask_scheduler=local only")
             try:
                 client = Client(scheduler, timeout=CONNECT_TIMEOUT_SECONDS)
             except (OSError, TimeoutError, ValueError, TypeError) as error:

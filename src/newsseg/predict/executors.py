@@ -94,7 +94,7 @@ def _worker_death(error: Exception) -> str:
     the signal that killed it; SIGKILL is what the out-of-memory killer sends)."""
     codes = re.search(r"exit codes of the workers are (\{[^}]*\})", str(error))
     how = f"exit codes {codes.group(1)}" if codes else type(error).__name__
-    return f"a --jobs worker process died ({how}: killed, out of memory or crashed)"
+    return f"a jobs=... worker process died ({how}: killed, out of memory or crashed)"
 
 
 @dataclass(frozen=True)

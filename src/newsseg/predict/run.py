@@ -271,16 +271,16 @@ def check_predict_options(
     if output_format not in OUTPUT_FORMATS:
         raise NewssegError(f"unknown output format {output_format!r}")
     if jobs < 1:
-        raise NewssegError(f"--jobs must be 1 or more, not {jobs}")
+        raise NewssegError(f"jobs=N must be 1 or more, not {jobs}")
     plain = output_format in ("tsv", ARTICLE_FORMAT)
     if proba and plain:
-        raise NewssegError("--proba needs --format jsonl or csv")
+        raise NewssegError("proba=True needs output_format=jsonl or csv")
     if min_confidence is not None and plain:
-        raise NewssegError("--min-confidence needs --format jsonl or csv")
+        raise NewssegError("min_confidence=... needs output_format=jsonl or csv")
     if skip_existing and output_dir is None:
-        raise NewssegError("--skip-existing needs --output-dir (the outputs it keeps)")
+        raise NewssegError("skip_existing=True needs output_dir=... (the outputs it keeps)")
     if skip_existing and force:
-        raise NewssegError("--skip-existing and --force contradict each other; pick one")
+        raise NewssegError("skip_existing=True and force=True contradict each other; pick one")
 
 
 def _forever() -> Iterator[None]:
