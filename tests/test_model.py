@@ -504,3 +504,29 @@ def test_crafted_models_with_bad_state_are_one_clean_error(
     model_file.save(crafted, target, metadata)
     with pytest.raises(ModelError, match=message):
         model_file.load(target)
+
+
+def test_a_label_set_with_an_extra_label_keeps_composed_pages_and_context_cues(tiny_frame):
+    """The parts of a page are named by roles (config.ROLES), not by the label set: training
+    with --labels headline,body,legal,teaser,byline still composes pages and computes the
+    notice and teaser context cues."""
+    from newsseg.config import COMPOSED_MARK, ROLES
+
+    rows = []
+    for _, document in tiny_frame.groupby("doc_id", sort=False):
+        for position, row in enumerate(document.itertuples(index=False)):
+            rows.append({"doc_id": row.doc_id, "text": row.text, "label": row.label})
+            if position == 0:
+                rows.append({"doc_id": row.doc_id, "text": "By Jane Doe", "label": "byline"})
+    frame = pd.DataFrame(rows)
+    labeler = ParagraphLabeler(**TINY_PARAMS)
+    data = labeler.stage_two_data(frame[["doc_id", "text"]], frame["label"].to_numpy())
+    assert "byline" in list(labeler.classes_)
+    composed = data.frame["doc_id"].str.contains(COMPOSED_MARK, regex=False)
+    assert composed.any()
+    assert {ROLES.headline, ROLES.body, ROLES.teaser} <= set(data.labels[composed.to_numpy()])
+    labeler.fit_stage_two(data)
+    names = labeler.stage_two_feature_names()
+    for role in (ROLES.notice, ROLES.teaser):
+        column = data.stacked[:, names.index(f"seen_before__{role}")]
+        assert column.max() > 0  # the cue sees the role's label among the five

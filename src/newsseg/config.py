@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 VERSION = "0.5.0"
@@ -10,8 +11,29 @@ VERSION = "0.5.0"
 LABELS: tuple[str, ...] = ("headline", "body", "legal", "teaser")
 """The label set of the shipped model, in a fixed order used by reports."""
 
-BODY_LABEL = "body"
-HEADLINE_LABEL = "headline"
+
+@dataclass(frozen=True)
+class LabelRoles:
+    """Which label plays each part of a page. Composed training pages (see
+    :mod:`newsseg.augment`) and the text model's context cues (see
+    :func:`newsseg.model.probability_context`) are built from these parts; a label set may
+    hold other labels besides (``--labels headline,body,legal,teaser,byline``)."""
+
+    headline: str = "headline"
+    """The page's own title."""
+    body: str = "body"
+    """The article's paragraphs."""
+    notice: str = "legal"
+    """Copyright, rights, terms and cookie notices: the start of a page's footer."""
+    teaser: str = "teaser"
+    """Titles or leads of other articles."""
+
+
+ROLES = LabelRoles()
+"""The label of each part of a page, named once."""
+
+BODY_LABEL = ROLES.body
+HEADLINE_LABEL = ROLES.headline
 ARTICLE_LABELS = (HEADLINE_LABEL, BODY_LABEL)
 """The labels of the clean article (``predict --article``)."""
 

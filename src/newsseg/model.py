@@ -32,6 +32,7 @@ from newsseg.binning import BinQuantiser
 from newsseg.config import (
     BODY_LABEL,
     COMPOSED_MARK,
+    ROLES,
     SITE_SEPARATOR,
 )
 from newsseg.features import (
@@ -690,7 +691,7 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
             if self.use_context:
                 for part in ("previous", "next", "window", "document"):
                     after += [f"{part}__{label}" for label in labels]
-                after += ["seen_before__legal", "seen_before__teaser"]
+                after += [f"seen_before__{ROLES.notice}", f"seen_before__{ROLES.teaser}"]
         memory = int(self.booster_.n_features_in_) - len(before) - len(after)
         return before + [f"memory__{n}" for n in range(memory)] + after
 
@@ -763,11 +764,11 @@ def probability_context(proba: np.ndarray, doc_ids: pd.Series, classes: np.ndarr
         np.column_stack([documents.total(proba[:, j]) for j in columns])
         / np.maximum(documents.document_size, 1)[:, None],
     ]
-    for label in ("legal", "teaser"):
+    for label in (ROLES.notice, ROLES.teaser):
         seen = np.zeros(len(proba))
         if label in classes:
             seen = proba[:, list(classes).index(label)].copy()
-            if label == "legal":
+            if label == ROLES.notice:
                 seen[documents.position < BANNER_ROWS] = 0.0  # a banner, not a footer
             seen = documents.running_max_before(seen)
         parts.append(seen[:, None])
