@@ -15,6 +15,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
 
 from newsseg import dataset, model, model_file, sequence, structure
 from newsseg.binning import BinQuantiser
+from newsseg.config import document_site
 from newsseg.errors import ModelError
 from newsseg.features import DOC_COLUMN
 from newsseg.model import ParagraphLabeler
@@ -388,7 +389,7 @@ def test_temperature_is_fitted_on_held_out_sites_only_when_asked(tiny_labeler, t
     X, y = tiny_frame[["doc_id", "text"]], tiny_frame["label"]
     data = tiny_labeler.stage_two_data(X, y)
     train, test = tiny_labeler._calibration_holdout(data)
-    site = data.frame[DOC_COLUMN].map(model.site_group).to_numpy()
+    site = data.frame[DOC_COLUMN].map(document_site).to_numpy()
     assert set(site[test]).isdisjoint(site[train])
     copied = data.sources[train]
     assert set(site[copied[copied >= 0]]).isdisjoint(site[test])
@@ -530,3 +531,19 @@ def test_a_label_set_with_an_extra_label_keeps_composed_pages_and_context_cues(t
     for role in (ROLES.notice, ROLES.teaser):
         column = data.stacked[:, names.index(f"seen_before__{role}")]
         assert column.max() > 0  # the cue sees the role's label among the five
+
+
+@pytest.mark.parametrize(
+    ("doc_id", "site"),
+    [
+        ("news.example__42", "news.example"),
+        ("news.example__42#composed3", "news.example"),
+        ("page", "page"),
+        ("page#composed0", "page"),
+        ("__42", "__42"),  # an empty site part: the id is its own site
+        ("__42#composed1", "__42"),
+        ("a__b__c", "a"),
+    ],
+)
+def test_one_site_rule_for_every_doc_id(doc_id, site):
+    assert document_site(doc_id) == site

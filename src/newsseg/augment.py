@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from newsseg.config import COMPOSED_MARK, ROLES, SITE_SEPARATOR
+from newsseg.config import COMPOSED_MARK, ROLES, document_site
 from newsseg.features import document_slices
 
 _COPYRIGHT_AND_YEARS = re.compile(
@@ -41,11 +41,6 @@ class Composition:
     """Notices stripped of ©, "copyright" and years: the words must carry the label."""
 
 
-def _site(doc_id: str) -> str:
-    site, separator, _ = str(doc_id).partition(SITE_SEPARATOR)
-    return site if separator else str(doc_id)
-
-
 def compose_documents(
     frame: pd.DataFrame, labels: np.ndarray, composition: Composition, random_state: int = 0
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -63,7 +58,7 @@ def compose_documents(
         documents.append(
             {
                 "doc_id": doc_id,
-                "site": _site(doc_id),
+                "site": document_site(doc_id),
                 "headline": next(iter(rows[labels[rows] == ROLES.headline]), None),
                 "body": list(rows[labels[rows] == ROLES.body]),
                 "legal": [

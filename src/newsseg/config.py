@@ -57,6 +57,16 @@ SITE_SEPARATOR = "__"
 COMPOSED_MARK = "#composed"
 """Ids of training pages composed from other documents end in this mark and a number."""
 
+
+def document_site(doc_id: str) -> str:
+    """The site of a document, the one rule for every ``doc_id``: a composed page's is its
+    host's (the id before :data:`COMPOSED_MARK`); a ``<site>__<id>`` id's is the part before
+    ``__`` when that part is not empty; any other id (``page``, ``__id``) is its own site."""
+    name = str(doc_id).partition(COMPOSED_MARK)[0]
+    site, separator, _ = name.partition(SITE_SEPARATOR)
+    return site if separator and site else name
+
+
 DEFAULT_MODEL_PACKAGE = "newsseg.models"
 DEFAULT_MODEL_NAME = "default.skops"
 MODEL_META_MEMBER = "newsseg-meta.json"

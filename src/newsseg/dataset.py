@@ -35,9 +35,9 @@ from newsseg.config import (
     LABELED_SUFFIXES,
     LABELS,
     MANIFEST_NAME,
-    SITE_SEPARATOR,
     STDIN_PATH,
     TABLE_SUFFIXES,
+    document_site,
 )
 from newsseg.errors import InputError, OutputError
 
@@ -454,7 +454,7 @@ def _table_frame(
     if "site" in table.columns:
         frame["site"] = column("site")
     else:
-        frame["site"] = frame["doc_id"].map(_site_from_name)
+        frame["site"] = frame["doc_id"].map(document_site)
     return frame.reset_index(drop=True)[COLUMNS]
 
 
@@ -639,7 +639,7 @@ def _frame(
             "label": pd.Series(labels, dtype=object),
             "source": str(path),
             "line": pd.Series(numbers, dtype=int),
-            "site": _site_from_name(doc_id),
+            "site": document_site(doc_id),
         },
         columns=COLUMNS,
     )
@@ -694,12 +694,6 @@ def iter_paragraphs(
 # --------------------------------------------------------------------------- sites
 
 
-def _site_from_name(name: str) -> str:
-    """The site part of a ``<site>__<id>`` name, else the whole name."""
-    site, separator, _ = name.partition(SITE_SEPARATOR)
-    return site if separator and site else name
-
-
 def site_of(path: Path, doc_id: str, cache: dict[tuple[Path, str], dict[str, str]]) -> str:
     """A document's site: from a ``manifest.csv`` beside the file or in a folder above it
     (up to two levels), else the file-name part before ``__``, else the file name."""
@@ -707,7 +701,7 @@ def site_of(path: Path, doc_id: str, cache: dict[tuple[Path, str], dict[str, str
         sites = _manifest_column(folder, "site", cache)
         if sites.get(doc_id):
             return sites[doc_id]
-    return _site_from_name(doc_id)
+    return document_site(doc_id)
 
 
 COLLECTION_COLUMN = "collection"

@@ -31,9 +31,8 @@ from newsseg.augment import Composition, compose_documents
 from newsseg.binning import BinQuantiser
 from newsseg.config import (
     BODY_LABEL,
-    COMPOSED_MARK,
     ROLES,
-    SITE_SEPARATOR,
+    document_site,
 )
 from newsseg.features import (
     CHAR_MAX_FEATURES,
@@ -430,7 +429,7 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         """Training and held-out rows of the calibration holdout: ``calibration_share`` of
         the sites; held out are their real documents, and no row copied from them trains
         (nor more than :data:`CALIBRATION_MAX_ROWS` rows, drawn at random)."""
-        groups = data.frame[DOC_COLUMN].map(site_group).to_numpy()
+        groups = data.frame[DOC_COLUMN].map(document_site).to_numpy()
         real = data.sources == np.arange(len(data.frame))
         sites = np.unique(groups[real])
         count = round(self.calibration_share * len(sites))
@@ -472,7 +471,7 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         # and the new ones (joined notices) are read by the text model.
         read = np.concatenate([real, np.flatnonzero(sources < 0)])
         matrix = self.features_.transform(frame.iloc[read])
-        groups = frame[DOC_COLUMN].map(site_group).to_numpy()[read]
+        groups = frame[DOC_COLUMN].map(document_site).to_numpy()[read]
         trained = np.arange(len(real))  # the training rows' places in `read`
         folds = min(self.inner_folds, len(set(groups[trained])))
         self.classifier_ = self._text_classifier().fit(matrix[trained], labels[real])
@@ -737,12 +736,6 @@ def canonical_order(frame: pd.DataFrame, labels: np.ndarray) -> np.ndarray:
     if not slices:
         return np.arange(len(frame))
     return np.concatenate([np.arange(slices[n].start, slices[n].stop) for *_, n in keys])
-
-
-def site_group(doc_id: str) -> str:
-    """The site of a ``<site>__<id>`` document id (composed pages keep their host's)."""
-    site, separator, _ = str(doc_id).partition(SITE_SEPARATOR)
-    return site if separator else str(doc_id).split(COMPOSED_MARK)[0]
 
 
 WINDOW_CONTEXT = 5
