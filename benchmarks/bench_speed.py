@@ -313,11 +313,11 @@ MODEL_LOAD_RUNS = 3
 
 def bench_model_file() -> list[str]:
     """The shipped model's size, and the median over fresh processes of the time to load it
-    after ``import newsseg.model``: importing skops (its start-up lists every scikit-learn
+    after ``import newsseg.model_file``: importing skops (its start-up lists every scikit-learn
     estimator) and then reading the file."""
     code = (
-        "import time; t=time.perf_counter(); import newsseg.model as m; i=time.perf_counter();"
-        "import skops.io; s=time.perf_counter(); m.load_model(); e=time.perf_counter();"
+        "import time; t=time.perf_counter(); import newsseg.model_file as m; i=time.perf_counter();"
+        "import skops.io; s=time.perf_counter(); m.load(); e=time.perf_counter();"
         "print(m.default_model_path(), i-t, s-i, e-s)"
     )
     command = [sys.executable, "-c", code]

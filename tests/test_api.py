@@ -12,6 +12,7 @@ import pytest
 
 from newsseg import api, dataset
 from newsseg.errors import InputError, ModelError, OutputError
+from newsseg.predict import executors, tasks
 from tests.conftest import labeled_lines
 
 FORMATS = [("tsv", False), ("jsonl", True), ("csv", True)]
@@ -57,17 +58,17 @@ def predicted_text(paths, model, **options) -> api.PredictionRun:
 def small_batches(monkeypatch, rows: int = 50) -> list[int]:
     """Stream tables of any size in chunks of ``rows`` rows, one chunk a batch; the sizes
     of the model calls are recorded in the list returned."""
-    monkeypatch.setattr(api, "STREAM_TABLE_BYTES", 0)
+    monkeypatch.setattr(tasks, "STREAM_TABLE_BYTES", 0)
     monkeypatch.setattr(dataset, "TABLE_CHUNK_ROWS", rows)
-    monkeypatch.setattr(api, "PREDICT_BATCH_BYTES", 1)
+    monkeypatch.setattr(executors, "PREDICT_BATCH_BYTES", 1)
     calls: list[int] = []
-    label_frame = api.label_frame
+    label_frame = tasks.label_frame
 
     def recording(frame, *args, **kwargs):
         calls.append(len(frame))
         return label_frame(frame, *args, **kwargs)
 
-    monkeypatch.setattr(api, "label_frame", recording)
+    monkeypatch.setattr(tasks, "label_frame", recording)
     return calls
 
 
@@ -121,7 +122,7 @@ def test_documents_apart_in_a_large_table_are_not_overwritten(tmp_path, tiny_mod
 def test_two_jobs_give_the_same_output_as_one(
     dump_folder, big_table, tiny_model, monkeypatch, output_format, proba
 ):
-    monkeypatch.setattr(api, "PARALLEL_BATCH_BYTES", 2000)  # several batches a worker
+    monkeypatch.setattr(executors, "PARALLEL_BATCH_BYTES", 2000)  # several batches a worker
     options = {"output_format": output_format, "proba": proba}
     one = predicted_text([dump_folder, big_table], tiny_model, **options)
     two = predicted_text([dump_folder, big_table], tiny_model, jobs=2, **options)
@@ -131,7 +132,7 @@ def test_two_jobs_give_the_same_output_as_one(
 
 
 def test_two_jobs_write_the_same_files(dump_folder, tiny_model, tmp_path, monkeypatch):
-    monkeypatch.setattr(api, "PARALLEL_BATCH_BYTES", 2000)
+    monkeypatch.setattr(executors, "PARALLEL_BATCH_BYTES", 2000)
     one = api.predict([dump_folder], tiny_model, output_dir=tmp_path / "one")
     two = api.predict([dump_folder], tiny_model, output_dir=tmp_path / "two", jobs=2)
     assert [path.name for path in two.written] == [path.name for path in one.written]
@@ -145,13 +146,15 @@ def test_two_jobs_write_the_same_files(dump_folder, tiny_model, tmp_path, monkey
 
 
 def test_a_worker_loads_the_model_once(tiny_model, tmp_path):
-    shipped = api.ModelFile(str(tmp_path / "model.joblib"))
+    shipped = executors.SharedModelFile(str(tmp_path / "model.joblib"))
     import joblib
 
     joblib.dump(tiny_model, shipped.path)
-    first = api._worker_model(shipped)
-    assert api._worker_model(shipped) is first  # the next batch reuses it
-    assert api._worker_model(api.ModelFile(shipped.path)) is not first  # another run's
+    first = executors.worker_model(shipped)
+    assert executors.worker_model(shipped) is first  # the next batch reuses it
+    assert (
+        executors.worker_model(executors.SharedModelFile(shipped.path)) is not first
+    )  # another run's
 
 
 def test_errors_cross_process_boundaries_whole():
@@ -167,5 +170,5 @@ def test_errors_cross_process_boundaries_whole():
 
 
 def test_jobs_must_be_positive(tiny_model, big_table):
-    with pytest.raises(Exception, match="--jobs"):
+    with pytest.raises(Exception, match="jobs="):
         api.predict([big_table], tiny_model, jobs=0)

@@ -15,7 +15,7 @@ from newsseg import api, evaluate
 from newsseg.cli import app
 from newsseg.config import LABELS
 from newsseg.dataset import neutralise_formula
-from newsseg.model import read_metadata
+from newsseg.model_file import read_metadata
 
 runner = CliRunner()
 

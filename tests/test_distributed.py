@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from newsseg import api, distributed
+from newsseg import api, dask_collections
 from newsseg.cli import app
+from newsseg.predict.dask_executor import DaskExecutor
 from tests.conftest import labeled_lines
 
 dask = pytest.importorskip("dask", reason="the Dask tests need pip install 'newsseg[dask]'")
@@ -57,7 +58,7 @@ def paragraphs() -> pd.DataFrame:
 
 def test_label_dask_dataframe_without_a_cluster(tiny_model, paragraphs):
     # First in the module: no distributed client is running yet.
-    lazy = distributed.label_dask_dataframe(
+    lazy = dask_collections.label_dask_dataframe(
         dd.from_pandas(paragraphs, npartitions=3), tiny_model, proba=False
     )
     with dask.config.set(scheduler="synchronous"):
@@ -77,7 +78,7 @@ def test_predict_on_a_cluster_is_predict_in_one_process(client, tiny_model, tmp_
     expected = io.StringIO()
     one = api.predict([folder, table], tiny_model, stream=expected, output_format="jsonl")
     for reads_files in (True, False):  # a remote cluster gets paragraphs, not paths
-        executor = distributed.DaskExecutor(client, reads_files=reads_files, window=3)
+        executor = DaskExecutor(client, reads_files=reads_files, window=3)
         got = io.StringIO()
         run = api.predict(
             [folder, table], tiny_model, stream=got, output_format="jsonl", executor=executor
@@ -112,7 +113,9 @@ def test_an_unreachable_scheduler_is_one_line(tiny_model_path, tmp_path):
 def test_label_dask_dataframe_keeps_documents_whole(client, tiny_model, paragraphs):
     expected = api.label_frame(paragraphs, tiny_model)
     # 7 partitions of uneven size: most documents are cut by a partition boundary.
-    lazy = distributed.label_dask_dataframe(dd.from_pandas(paragraphs, npartitions=7), tiny_model)
+    lazy = dask_collections.label_dask_dataframe(
+        dd.from_pandas(paragraphs, npartitions=7), tiny_model
+    )
     got = lazy.compute().reset_index(drop=True)
     assert got["label"].tolist() == expected["label"].tolist()
     assert got["text"].tolist() == expected["text"].tolist()
@@ -123,7 +126,9 @@ def test_label_dask_dataframe_keeps_documents_whole(client, tiny_model, paragrap
 def test_label_dask_bag_of_paragraph_lists_and_dump_texts(client, tiny_model, paragraphs):
     documents = [doc["text"].tolist() for _, doc in paragraphs.groupby("doc_id", sort=False)]
     items = [texts if n % 2 else "\n\n".join(texts) for n, texts in enumerate(documents)]
-    got = distributed.label_dask_bag(db.from_sequence(items, npartitions=4), tiny_model).compute()
+    got = dask_collections.label_dask_bag(
+        db.from_sequence(items, npartitions=4), tiny_model
+    ).compute()
     expected = api.label_frame(paragraphs, tiny_model)["label"].tolist()
     assert [label for document in got for label, _ in document] == expected
     assert [text for document in got for _, text in document] == paragraphs["text"].tolist()

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from newsseg import dataset
 from newsseg.cli import app
-from newsseg.model import default_model_path, read_metadata
+from newsseg.model_file import default_model_path, read_metadata
 
 from .test_cli import assert_errors_match_misclassifications
 

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from newsseg import api, dataset, health
 from newsseg.cli import app
-from newsseg.model import ParagraphLabeler, read_metadata
+from newsseg.model import ParagraphLabeler
+from newsseg.model_file import read_metadata
 
 from .conftest import TINY_PARAMS
 

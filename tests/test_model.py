@@ -13,8 +13,9 @@ import pytest
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
 
-from newsseg import dataset, model, sequence, structure
+from newsseg import dataset, model, model_file, sequence, structure
 from newsseg.binning import BinQuantiser
+from newsseg.config import document_site
 from newsseg.errors import ModelError
 from newsseg.features import DOC_COLUMN
 from newsseg.model import ParagraphLabeler
@@ -77,7 +78,7 @@ def test_clone_cross_validate_and_grid_search_over_groups(tiny_frame):
 
 
 def test_top_features_explain_each_label(tiny_model_path):
-    labeler, _ = model.load_model(tiny_model_path)
+    labeler, _ = model_file.load(tiny_model_path)
     top = labeler.top_features(5)
     assert set(top) == {"headline", "body", "legal", "teaser"}
     assert all(len(features) == 5 for features in top.values())
@@ -93,13 +94,13 @@ def test_invalid_sequence_mode_is_rejected_in_fit(tiny_frame):
 
 
 def test_save_load_round_trip_keeps_predictions_and_metadata(tiny_model_path, tiny_frame):
-    labeler, metadata = model.load_model(tiny_model_path)
+    labeler, metadata = model_file.load(tiny_model_path)
     X = tiny_frame[["doc_id", "text"]]
     assert metadata["labels"] == ["headline", "body", "legal", "teaser"]
     assert metadata["training_data"]["documents"] == 12
     assert len(metadata["training_data"]["sha256"]) == 64
     assert metadata["versions"]["scikit-learn"]
-    again, _ = model.load_model(tiny_model_path)
+    again, _ = model_file.load(tiny_model_path)
     assert (labeler.predict(X) == again.predict(X)).all()
 
 
@@ -114,20 +115,20 @@ def test_version_mismatch_says_how_to_retrain(tiny_model_path, tmp_path):
                 data = json.dumps(meta).encode()
             target.writestr(item, data)
     with pytest.raises(ModelError, match=r"scikit-learn 0\.24\.2.*newsseg train"):
-        model.load_model(broken)
+        model_file.load(broken)
 
 
 def test_not_a_model_and_corrupt_model(tmp_path, tiny_model_path):
     text = tmp_path / "notes.skops"
     text.write_text("hello", encoding="utf-8")
     with pytest.raises(ModelError, match="not a newsseg model"):
-        model.load_model(text)
+        model_file.load(text)
     truncated = tmp_path / "cut.skops"
     truncated.write_bytes(tiny_model_path.read_bytes()[:5000])
     with pytest.raises(ModelError):
-        model.load_model(truncated)
+        model_file.load(truncated)
     with pytest.raises(ModelError, match="no such model file"):
-        model.load_model(tmp_path / "missing.skops")
+        model_file.load(tmp_path / "missing.skops")
 
 
 class Boom:
@@ -140,24 +141,24 @@ class Boom:
 def test_pickle_models_need_explicit_trust(tmp_path, tiny_model_path):
     crafted = tmp_path / "evil.joblib"
     joblib.dump(Boom(), crafted)
-    with pytest.raises(ModelError, match=r"runs any code.*--trust-pickle"):
-        model.load_model(crafted)
-    labeler, metadata = model.load_model(tiny_model_path)
+    with pytest.raises(ModelError, match=r"runs any code.*trust_pickle=True"):
+        model_file.load(crafted)
+    labeler, metadata = model_file.load(tiny_model_path)
     trusted = tmp_path / "ok.joblib"
     joblib.dump((labeler, metadata), trusted)
-    loaded, loaded_meta = model.load_model(trusted, trust_pickle=True)
+    loaded, loaded_meta = model_file.load(trusted, trust_pickle=True)
     assert loaded_meta == metadata
     assert isinstance(loaded, ParagraphLabeler)
 
 
 def test_save_is_atomic_and_refuses_overwrite(tmp_path, tiny_model_path):
-    labeler, metadata = model.load_model(tiny_model_path)
+    labeler, metadata = model_file.load(tiny_model_path)
     target = tmp_path / "m.skops"
-    model.save_model(labeler, target, metadata)
+    model_file.save(labeler, target, metadata)
     from newsseg.errors import OutputError
 
-    with pytest.raises(OutputError, match="--force"):
-        model.save_model(labeler, target, metadata, force=False)
+    with pytest.raises(OutputError, match="force=True"):
+        model_file.save(labeler, target, metadata, force=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.meta.json", "m.skops"]
 
 
@@ -165,12 +166,12 @@ def test_saved_trees_are_packed_and_predict_bit_identically(tiny_frame, tmp_path
     X, y = tiny_frame[["doc_id", "text"]], tiny_frame["label"]
     fitted = ParagraphLabeler(**TINY_PARAMS, boost_iterations=20).fit(X, y)
     target = tmp_path / "m.skops"
-    model.save_model(fitted, target, {"versions": model.library_versions()})
+    model_file.save(fitted, target, {"versions": model_file.library_versions()})
     assert len(fitted.booster_._predictors) == 20  # saving leaves the fitted model whole
     with zipfile.ZipFile(target) as archive:
         assert "TreePredictor" not in archive.read("schema.json").decode()
         assert len(archive.namelist()) < 60  # a few arrays, not three per tree
-    loaded, _ = model.load_model(target)
+    loaded, _ = model_file.load(target)
     assert np.array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
     assert (loaded.predict(X) == fitted.predict(X)).all()
     pairs = [
@@ -201,7 +202,7 @@ def test_packed_trees_with_indices_out_of_range_are_refused(
 ):
     """scikit-learn walks the trees without bounds checks: a crafted index must never
     reach it (a child at 0 would loop for ever; a big one reads outside the arrays)."""
-    labeler, metadata = model.load_model(tiny_model_path)
+    labeler, metadata = model_file.load(tiny_model_path)
     pack = model.pack_booster
 
     def tampered(booster):
@@ -212,25 +213,25 @@ def test_packed_trees_with_indices_out_of_range_are_refused(
 
     monkeypatch.setattr(model, "pack_booster", tampered)
     target = tmp_path / "crafted.skops"
-    model.save_model(labeler, target, metadata)
+    model_file.save(labeler, target, metadata)
     with pytest.raises(ModelError, match=r"corrupt model file.*out of range"):
-        model.load_model(target)
+        model_file.load(target)
 
 
 def test_files_with_unchecked_tree_objects_are_refused(tiny_model_path, tmp_path, monkeypatch):
     """Files saved before the trees were packed hold TreePredictor objects."""
     from sklearn.base import BaseEstimator
 
-    labeler, metadata = model.load_model(tiny_model_path)
+    labeler, metadata = model_file.load(tiny_model_path)
     monkeypatch.setattr(ParagraphLabeler, "__getstate__", BaseEstimator.__getstate__)
     target = tmp_path / "old-format.skops"
-    model.save_model(labeler, target, metadata)
+    model_file.save(labeler, target, metadata)
     with pytest.raises(ModelError, match=r"older newsseg.*newsseg train"):
-        model.load_model(target)
+        model_file.load(target)
 
 
 def test_model_files_keep_the_bin_quantiser_and_older_ones_load_without(tiny_model_path):
-    labeler, _ = model.load_model(tiny_model_path)
+    labeler, _ = model_file.load(tiny_model_path)
     assert isinstance(labeler.quantiser_, BinQuantiser)
     state = labeler.__getstate__()
     del state["quantiser_"]  # as saved before newsseg.binning
@@ -388,7 +389,7 @@ def test_temperature_is_fitted_on_held_out_sites_only_when_asked(tiny_labeler, t
     X, y = tiny_frame[["doc_id", "text"]], tiny_frame["label"]
     data = tiny_labeler.stage_two_data(X, y)
     train, test = tiny_labeler._calibration_holdout(data)
-    site = data.frame[DOC_COLUMN].map(model.site_group).to_numpy()
+    site = data.frame[DOC_COLUMN].map(document_site).to_numpy()
     assert set(site[test]).isdisjoint(site[train])
     copied = data.sources[train]
     assert set(site[copied[copied >= 0]]).isdisjoint(site[test])
@@ -474,8 +475,8 @@ def test_a_zip_bomb_is_refused_before_it_is_inflated(tiny_model_path, tmp_path):
         block = bytes(2**20)
         for _ in range(300):  # 300 MB of zeros, stored in about 300 kB
             member.write(block)
-    with pytest.raises(model.ModelError, match=r"refused: member 'zeros\.npy' would inflate"):
-        model.load_model(bomb)
+    with pytest.raises(ModelError, match=r"refused: member 'zeros\.npy' would inflate"):
+        model_file.load(bomb)
 
 
 @pytest.mark.parametrize(
@@ -496,11 +497,53 @@ def test_a_zip_bomb_is_refused_before_it_is_inflated(tiny_model_path, tmp_path):
 def test_crafted_models_with_bad_state_are_one_clean_error(
     tiny_model_path, tmp_path, change, message
 ):
-    labeler, metadata = model.load_model(tiny_model_path)
+    labeler, metadata = model_file.load(tiny_model_path)
     crafted = copy.deepcopy(labeler)
     for name, value in change.items():
         setattr(crafted, name, value(labeler))
     target = tmp_path / "crafted.skops"
-    model.save_model(crafted, target, metadata)
-    with pytest.raises(model.ModelError, match=message):
-        model.load_model(target)
+    model_file.save(crafted, target, metadata)
+    with pytest.raises(ModelError, match=message):
+        model_file.load(target)
+
+
+def test_a_label_set_with_an_extra_label_keeps_composed_pages_and_context_cues(tiny_frame):
+    """The parts of a page are named by roles (config.ROLES), not by the label set: training
+    with --labels headline,body,legal,teaser,byline still composes pages and computes the
+    notice and teaser context cues."""
+    from newsseg.config import COMPOSED_MARK, ROLES
+
+    rows = []
+    for _, document in tiny_frame.groupby("doc_id", sort=False):
+        for position, row in enumerate(document.itertuples(index=False)):
+            rows.append({"doc_id": row.doc_id, "text": row.text, "label": row.label})
+            if position == 0:
+                rows.append({"doc_id": row.doc_id, "text": "By Jane Doe", "label": "byline"})
+    frame = pd.DataFrame(rows)
+    labeler = ParagraphLabeler(**TINY_PARAMS)
+    data = labeler.stage_two_data(frame[["doc_id", "text"]], frame["label"].to_numpy())
+    assert "byline" in list(labeler.classes_)
+    composed = data.frame["doc_id"].str.contains(COMPOSED_MARK, regex=False)
+    assert composed.any()
+    assert {ROLES.headline, ROLES.body, ROLES.teaser} <= set(data.labels[composed.to_numpy()])
+    labeler.fit_stage_two(data)
+    names = labeler.stage_two_feature_names()
+    for role in (ROLES.notice, ROLES.teaser):
+        column = data.stacked[:, names.index(f"seen_before__{role}")]
+        assert column.max() > 0  # the cue sees the role's label among the five
+
+
+@pytest.mark.parametrize(
+    ("doc_id", "site"),
+    [
+        ("news.example__42", "news.example"),
+        ("news.example__42#composed3", "news.example"),
+        ("page", "page"),
+        ("page#composed0", "page"),
+        ("__42", "__42"),  # an empty site part: the id is its own site
+        ("__42#composed1", "__42"),
+        ("a__b__c", "a"),
+    ],
+)
+def test_one_site_rule_for_every_doc_id(doc_id, site):
+    assert document_site(doc_id) == site

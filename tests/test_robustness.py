@@ -26,7 +26,9 @@ from newsseg import api, cli, dataset
 from newsseg.cli import app
 from newsseg.errors import InputError, WorkerLostError
 from newsseg.features import MAX_CHARS
-from newsseg.model import ParagraphLabeler, load_model
+from newsseg.model import ParagraphLabeler
+from newsseg.model_file import load as load_model
+from newsseg.predict import outputs, tasks
 
 runner = CliRunner()
 
@@ -453,7 +455,7 @@ def test_an_unexpected_error_keeps_its_traceback(dump, tiny_model_path, monkeypa
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(api, "label_frame", broken)
+    monkeypatch.setattr(tasks, "label_frame", broken)
     result = run("predict", dump, *model_args(tiny_model_path))
     assert result.exit_code == cli.BUG_EXIT
     assert "Traceback" in result.stderr and "ZeroDivisionError: a bug" in result.stderr
@@ -759,7 +761,7 @@ def test_long_doc_ids_get_short_names_with_a_stable_hash(tmp_path, tiny_model_pa
     assert result.exit_code == 0, result.output
     written = names(out)
     assert len(written) == 4 and "short.jsonl" in written
-    assert all(len(name.encode()) <= api.MAX_STEM_BYTES + len(".jsonl") for name in written)
+    assert all(len(name.encode()) <= outputs.MAX_STEM_BYTES + len(".jsonl") for name in written)
     for name in written:  # each file holds its own document
         record = json.loads((out / name).read_text(encoding="utf-8"))
         assert name.startswith(record["doc_id"][:20])
@@ -864,7 +866,7 @@ def test_a_pipe_named_on_the_command_line_is_read(tmp_path, tiny_model_path):
 def test_a_bad_line_in_a_large_table_keeps_the_documents_before_it(
     tmp_path, tiny_model_path, monkeypatch, kind
 ):
-    monkeypatch.setattr(api, "STREAM_TABLE_BYTES", 0)  # read in chunks, as a large table is
+    monkeypatch.setattr(tasks, "STREAM_TABLE_BYTES", 0)  # read in chunks, as a large table is
     rows = [(doc_id, f"Paragraph {n} of {doc_id}") for doc_id in "abc" for n in range(3)]
     table = tmp_path / f"table.{kind}"
     if kind == "jsonl":
@@ -1030,7 +1032,7 @@ def test_sigterm_during_a_write_leaves_no_temporary_file(
 
 
 class DiesAfter:
-    """An executor (see :class:`newsseg.api.Executor`) whose worker dies on batch ``n``."""
+    """An executor (see :class:`newsseg.predict.Executor`) whose worker dies on batch ``n``."""
 
     reads_files = True
     batch_bytes = 1  # one input a batch
@@ -1072,7 +1074,7 @@ def test_a_dying_worker_names_the_inputs_not_written(three_pages, tmp_path, tiny
 
 
 def test_a_dying_worker_names_a_table_written_in_part(tmp_path, tiny_model_path, monkeypatch):
-    monkeypatch.setattr(api, "STREAM_TABLE_BYTES", 0)  # read here in chunks
+    monkeypatch.setattr(tasks, "STREAM_TABLE_BYTES", 0)  # read here in chunks
     monkeypatch.setattr(dataset, "TABLE_CHUNK_ROWS", 2)
     table = tmp_path / "table.jsonl"
     rows = [{"doc_id": d, "text": f"Paragraph of {d}"} for d in "abcdef" for _ in range(2)]
@@ -1112,7 +1114,7 @@ def test_a_lost_dask_worker_is_a_lost_worker(tiny_model_path, lost):
     from distributed.client import FutureCancelledError
     from distributed.comm import CommClosedError
 
-    from newsseg.distributed import DaskExecutor
+    from newsseg.predict.dask_executor import DaskExecutor
 
     worker = types.SimpleNamespace(address="tcp://10.0.0.1:4000")
     error, expected = {

@@ -623,7 +623,7 @@ def test_the_report_names_the_model(tiny_corpus, tiny_model_path, tmp_path):
 
 
 def test_model_provenance_names_its_cross_validation():
-    from newsseg.api import model_provenance
+    from newsseg.model_file import model_provenance
 
     metadata = {
         "newsseg_version": "0.5.0",

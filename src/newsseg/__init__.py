@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from newsseg.config import LABELS
+from newsseg.config import LABELS, VERSION
 
 if TYPE_CHECKING:
     from newsseg.api import (
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
         train,
     )
 
-__version__ = "0.5.0"
+__version__ = VERSION
 
 __all__ = [
     "LABELS",

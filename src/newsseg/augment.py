@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from newsseg.config import COMPOSED_MARK, SITE_SEPARATOR
+from newsseg.config import COMPOSED_MARK, ROLES, document_site
 from newsseg.features import document_slices
 
 _COPYRIGHT_AND_YEARS = re.compile(
@@ -41,11 +41,6 @@ class Composition:
     """Notices stripped of ©, "copyright" and years: the words must carry the label."""
 
 
-def _site(doc_id: str) -> str:
-    site, separator, _ = str(doc_id).partition(SITE_SEPARATOR)
-    return site if separator else str(doc_id)
-
-
 def compose_documents(
     frame: pd.DataFrame, labels: np.ndarray, composition: Composition, random_state: int = 0
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -63,12 +58,12 @@ def compose_documents(
         documents.append(
             {
                 "doc_id": doc_id,
-                "site": _site(doc_id),
-                "headline": next(iter(rows[labels[rows] == "headline"]), None),
-                "body": list(rows[labels[rows] == "body"]),
+                "site": document_site(doc_id),
+                "headline": next(iter(rows[labels[rows] == ROLES.headline]), None),
+                "body": list(rows[labels[rows] == ROLES.body]),
                 "legal": [
                     row
-                    for row in rows[labels[rows] == "legal"]
+                    for row in rows[labels[rows] == ROLES.notice]
                     if len(texts[row]) >= MIN_NOTICE_CHARS
                 ],
             }
@@ -83,17 +78,17 @@ def compose_documents(
     for number, index in enumerate(rng.choice(len(hosts), size=count, replace=True)):
         host = hosts[index]
         # (source row or -1, text, label) for each paragraph of the composed page
-        page = [(host["headline"], texts[host["headline"]], "headline")]
-        page += [(row, texts[row], "body") for row in host["body"]]
+        page = [(host["headline"], texts[host["headline"]], ROLES.headline)]
+        page += [(row, texts[row], ROLES.body) for row in host["body"]]
         others_notices = [row for site, row in notices if site != host["site"]]
         if others_notices and rng.rand() < composition.notice_share:
-            page.append((-1, _notice(texts, others_notices, composition, rng), "legal"))
+            page.append((-1, _notice(texts, others_notices, composition, rng), ROLES.notice))
         others = [d for d in hosts if d["site"] != host["site"]] or hosts
         low, high = composition.teasers
         for _ in range(rng.randint(low, high + 1)):
             other = others[rng.randint(len(others))]
             row = other["body"][0] if rng.rand() < composition.lead_share else other["headline"]
-            page.append((row, texts[row], "teaser"))
+            page.append((row, texts[row], ROLES.teaser))
         doc_id = f"{host['doc_id']}{COMPOSED_MARK}{number}"
         for source, text, label in page:
             new_ids.append(doc_id)

@@ -73,9 +73,9 @@ def _show_version(show: bool) -> None:
 def version_line() -> str:
     """``newsseg X.Y.Z``, and the newsseg version that trained the shipped model (read from
     its metadata file: no scikit-learn import)."""
-    from newsseg import __version__
+    from newsseg.config import VERSION
 
-    line = f"newsseg {__version__}"
+    line = f"newsseg {VERSION}"
     trained_by = _shipped_model_version()
     return line + (f" (shipped model trained by newsseg {trained_by})" if trained_by else "")
 
@@ -254,10 +254,43 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069
 overrides) if a file name or text holding them were printed as it is."""
 
 
+FLAGS = {
+    "ablation": "--ablation",
+    "base": "--base",
+    "cv": "--cv",
+    "dask_scheduler": "--dask-scheduler",
+    "encoding": "--encoding",
+    "force": "--force",
+    "jobs": "--jobs",
+    "labels": "--labels",
+    "min_confidence": "--min-confidence",
+    "order": "--order",
+    "output_dir": "--output-dir",
+    "output_format": "--format",
+    "proba": "--proba",
+    "retrain_every": "--retrain-every",
+    "skip_existing": "--skip-existing",
+    "trust_pickle": "--trust-pickle",
+}
+"""The option of each library parameter that library messages name."""
+
+_PARAMETER = re.compile(rf"\b({'|'.join(FLAGS)})=(True\b|\.\.\.)?")
+"""A parameter as library messages name it: ``force=True``, ``output_dir=...`` (given at
+all), or ``encoding=NAME`` (with a value)."""
+
+
+def flag_wording(message: str) -> str:
+    """A library message with the parameters it names as the options users type:
+    ``force=True`` and ``output_dir=...`` as ``--force`` and ``--output-dir``,
+    ``encoding=NAME`` as ``--encoding NAME``."""
+    return _PARAMETER.sub(lambda m: FLAGS[m.group(1)] + ("" if m.group(2) else " "), message)
+
+
 def error_line(error: NewssegError) -> str:
-    """A known error as the one line the user sees; control characters in it (from a file
-    name, say) are shown escaped, as ``\\x1b``, so they cannot act on the terminal."""
-    message = " ".join(str(error).splitlines())
+    """A known error as the one line the user sees, in the options' words (see
+    :func:`flag_wording`); control characters in it (from a file name, say) are shown
+    escaped, as ``\\x1b``, so they cannot act on the terminal."""
+    message = flag_wording(" ".join(str(error).splitlines()))
     return "newsseg: error: " + _CONTROL.sub(
         lambda m: m.group().encode("unicode_escape").decode(), message
     )
@@ -546,14 +579,16 @@ def predict(
     quiet: Quiet = False,
 ) -> None:
     """Label every paragraph of dumps (*.txt), labeled dumps or tables."""
-    from newsseg import api, distributed  # on use: see Start-up above
-    from newsseg.dataset import ARTICLE_FORMAT, read_path_list
+    from newsseg import api  # on use: see Start-up above
+    from newsseg.dataset import read_path_list
+    from newsseg.predict import check_predict_options
+    from newsseg.predict.outputs import ARTICLE_FORMAT
 
     if article and output_format is not OutputFormat.tsv:
         raise NewssegError("--article writes plain text; leave out --format")
     chosen_format = ARTICLE_FORMAT if article else output_format.value
     # Settings that do not go together fail before the model loads (seconds).
-    api.check_predict_options(
+    check_predict_options(
         chosen_format, proba, min_confidence, jobs, output_dir, force, skip_existing
     )
     inputs = list(paths or [])
@@ -562,13 +597,8 @@ def predict(
     if not inputs:
         raise NewssegError("no inputs: name files or folders, or give --files-from LIST")
     labeler = api.load_model(model, trust_pickle=trust_pickle)
-    predict_on = (
-        functools.partial(distributed.predict, scheduler=dask_scheduler)
-        if dask_scheduler
-        else api.predict
-    )
     with progress_bars(wants_bars(quiet)) as track:
-        run = predict_on(
+        run = api.predict(
             inputs,
             labeler,
             output_dir=output_dir,
@@ -582,6 +612,7 @@ def predict(
             no_sequence=no_sequence,
             jobs=jobs,
             skip_existing=skip_existing,
+            dask_scheduler=dask_scheduler or None,
             track=track,
         )
     if run.written:

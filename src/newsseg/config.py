@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+VERSION = "0.5.0"
+"""The version of newsseg (``newsseg.__version__``), recorded in the models it trains."""
 
 LABELS: tuple[str, ...] = ("headline", "body", "legal", "teaser")
 """The label set of the shipped model, in a fixed order used by reports."""
 
-BODY_LABEL = "body"
-HEADLINE_LABEL = "headline"
+
+@dataclass(frozen=True)
+class LabelRoles:
+    """Which label plays each part of a page. Composed training pages (see
+    :mod:`newsseg.augment`) and the text model's context cues (see
+    :func:`newsseg.model.probability_context`) are built from these parts; a label set may
+    hold other labels besides (``--labels headline,body,legal,teaser,byline``)."""
+
+    headline: str = "headline"
+    """The page's own title."""
+    body: str = "body"
+    """The article's paragraphs."""
+    notice: str = "legal"
+    """Copyright, rights, terms and cookie notices: the start of a page's footer."""
+    teaser: str = "teaser"
+    """Titles or leads of other articles."""
+
+
+ROLES = LabelRoles()
+"""The label of each part of a page, named once."""
+
+BODY_LABEL = ROLES.body
+HEADLINE_LABEL = ROLES.headline
 ARTICLE_LABELS = (HEADLINE_LABEL, BODY_LABEL)
 """The labels of the clean article (``predict --article``)."""
 
@@ -31,6 +56,16 @@ SITE_SEPARATOR = "__"
 
 COMPOSED_MARK = "#composed"
 """Ids of training pages composed from other documents end in this mark and a number."""
+
+
+def document_site(doc_id: str) -> str:
+    """The site of a document, the one rule for every ``doc_id``: a composed page's is its
+    host's (the id before :data:`COMPOSED_MARK`); a ``<site>__<id>`` id's is the part before
+    ``__`` when that part is not empty; any other id (``page``, ``__id``) is its own site."""
+    name = str(doc_id).partition(COMPOSED_MARK)[0]
+    site, separator, _ = name.partition(SITE_SEPARATOR)
+    return site if separator and site else name
+
 
 DEFAULT_MODEL_PACKAGE = "newsseg.models"
 DEFAULT_MODEL_NAME = "default.skops"

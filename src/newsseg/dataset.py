@@ -19,6 +19,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -30,14 +31,13 @@ import numpy as np
 import pandas as pd
 
 from newsseg.config import (
-    ARTICLE_LABELS,
     DUMP_SUFFIXES,
     LABELED_SUFFIXES,
     LABELS,
     MANIFEST_NAME,
-    SITE_SEPARATOR,
     STDIN_PATH,
     TABLE_SUFFIXES,
+    document_site,
 )
 from newsseg.errors import InputError, OutputError
 
@@ -47,7 +47,7 @@ PUBLIC_FILE_MODE = 0o644
 """Outputs are readable by all, as files written with a usual umask (mkstemp makes 0600)."""
 BINARY_SNIFF_BYTES = 8192
 """A NUL byte in this many leading bytes marks a binary file, not a text dump."""
-NEW_LABELS_HINT = "declare new labels with --labels"
+NEW_LABELS_HINT = "declare new labels with labels=L1,L2,..."
 """How a label outside the label set is made welcome when training."""
 
 
@@ -196,7 +196,9 @@ def _refuse_binary(data: bytes, path: str | Path, encoding: str) -> None:
     if nul >= 0 and not wide:  # UTF-16 and UTF-32 text is full of NUL bytes
         line = data.count(b"\n", 0, nul) + 1
         raise InputError(
-            path, "binary data (NUL byte), not a text file (UTF-16 text needs --encoding)", line
+            path,
+            "binary data (NUL byte), not a text file (UTF-16 text needs encoding=utf-16)",
+            line,
         )
 
 
@@ -206,11 +208,12 @@ def _decode_error(
     """The located error for a decoding failure; ``lines_before`` counts the line feeds
     of the bytes decoded before ``error.object``."""
     if not isinstance(error, UnicodeDecodeError):  # codecs such as idna give no position
-        return InputError(path, f"cannot decode as {encoding} ({error}); give the right --encoding")
+        reason = f"cannot decode as {encoding} ({error}); give the right encoding=NAME"
+        return InputError(path, reason)
     line = lines_before + error.object.count(b"\n", 0, error.start) + 1
     bad = error.object[error.start : error.start + 1].hex()
     return InputError(
-        path, f"cannot decode byte 0x{bad} as {encoding}; give the right --encoding", line
+        path, f"cannot decode byte 0x{bad} as {encoding}; give the right encoding=NAME", line
     )
 
 
@@ -451,7 +454,7 @@ def _table_frame(
     if "site" in table.columns:
         frame["site"] = column("site")
     else:
-        frame["site"] = frame["doc_id"].map(_site_from_name)
+        frame["site"] = frame["doc_id"].map(document_site)
     return frame.reset_index(drop=True)[COLUMNS]
 
 
@@ -613,7 +616,7 @@ def _decoded_bytes(
                     raise InputError(
                         path,
                         f"column {name!r}: cannot decode byte 0x{bad} as {encoding}; "
-                        "give the right --encoding",
+                        "give the right encoding=NAME",
                         line,
                     ) from None
             decoded.append(value)
@@ -636,7 +639,7 @@ def _frame(
             "label": pd.Series(labels, dtype=object),
             "source": str(path),
             "line": pd.Series(numbers, dtype=int),
-            "site": _site_from_name(doc_id),
+            "site": document_site(doc_id),
         },
         columns=COLUMNS,
     )
@@ -691,12 +694,6 @@ def iter_paragraphs(
 # --------------------------------------------------------------------------- sites
 
 
-def _site_from_name(name: str) -> str:
-    """The site part of a ``<site>__<id>`` name, else the whole name."""
-    site, separator, _ = name.partition(SITE_SEPARATOR)
-    return site if separator and site else name
-
-
 def site_of(path: Path, doc_id: str, cache: dict[tuple[Path, str], dict[str, str]]) -> str:
     """A document's site: from a ``manifest.csv`` beside the file or in a folder above it
     (up to two levels), else the file-name part before ``__``, else the file name."""
@@ -704,7 +701,7 @@ def site_of(path: Path, doc_id: str, cache: dict[tuple[Path, str], dict[str, str
         sites = _manifest_column(folder, "site", cache)
         if sites.get(doc_id):
             return sites[doc_id]
-    return _site_from_name(doc_id)
+    return document_site(doc_id)
 
 
 COLLECTION_COLUMN = "collection"
@@ -964,7 +961,7 @@ def check_output(path: str | Path, force: bool = True) -> None:
     if target.is_dir():
         raise OutputError(target, "is a folder")
     if target.exists() and not force:
-        raise OutputError(target, "exists; use --force to overwrite")
+        raise OutputError(target, "exists; use force=True to overwrite")
     check_folder(target.parent, target)
 
 
@@ -985,30 +982,48 @@ def check_folder(path: str | Path, named: str | Path | None = None) -> None:
 
 
 @contextmanager
+def staged_outputs(targets: Sequence[str | Path], force: bool = True) -> Iterator[list[Path]]:
+    """The one safe write of newsseg: paths in a temporary folder beside the last of
+    ``targets`` to write them at; when the block ends, each is moved over its target in
+    order, and on any failure none is and the folder goes, so no target is ever half-written
+    and no temporary stays behind. ``force=False`` refuses to overwrite a target. An
+    ``OSError`` (a full disk, say) becomes an :class:`OutputError` of the last target."""
+    paths = [Path(target) for target in targets]
+    main = paths[-1]
+    for path in paths:
+        check_output(path, force)
+    try:
+        main.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{main.name}.", dir=main.parent))
+    except OSError as error:
+        raise OutputError(main, f"cannot write: {error.strerror or error}") from None
+    try:
+        staged = [staging / path.name for path in paths]
+        yield staged
+        for temporary, target in zip(staged, paths, strict=True):
+            os.chmod(temporary, PUBLIC_FILE_MODE)
+            os.replace(temporary, target)
+    except OSError as error:
+        raise OutputError(main, f"cannot write: {error.strerror or error}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def new_file(path: str | Path, mode: str = "w") -> io.IOBase:
+    """A new file at ``path`` opened for writing (UTF-8 with ``\\n`` line ends for text)."""
+    binary = "b" in mode
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PUBLIC_FILE_MODE)
+    return os.fdopen(
+        descriptor, mode, encoding=None if binary else "utf-8", newline=None if binary else "\n"
+    )
+
+
+@contextmanager
 def atomic_output(path: str | Path, mode: str = "w", force: bool = True) -> Iterator[io.IOBase]:
-    """Open a temporary file beside ``path``; on success rename it over ``path``, on failure
-    remove it, so ``path`` is never half-written. ``force=False`` refuses to overwrite.
-    An ``OSError`` while writing (a full disk, say) becomes an :class:`OutputError`."""
-    target = Path(path)
-    check_output(target, force)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        os.chmod(temporary, PUBLIC_FILE_MODE)
-    except OSError as error:
-        raise OutputError(target, f"cannot write: {error.strerror or error}") from None
-    try:
-        encoding = None if "b" in mode else "utf-8"
-        newline = None if "b" in mode else "\n"
-        with os.fdopen(handle, mode, encoding=encoding, newline=newline) as stream:
-            yield stream
-        os.replace(temporary, target)
-    except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
-        raise OutputError(target, f"cannot write: {error.strerror or error}") from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """A file to write ``path``'s content to, moved over ``path`` on success (see
+    :func:`staged_outputs`). ``force=False`` refuses to overwrite."""
+    with staged_outputs([path], force) as (temporary,), new_file(temporary, mode) as stream:
+        yield stream
 
 
 def write_text(path: str | Path, text: str, force: bool = True) -> None:
@@ -1017,101 +1032,7 @@ def write_text(path: str | Path, text: str, force: bool = True) -> None:
         stream.write(text)
 
 
-# --------------------------------------------------------------------------- predictions
-
-ARTICLE_FORMAT = "article"
-"""The clean article: only the headline and body paragraphs, in order, as plain text."""
-OUTPUT_FORMATS = ("tsv", "jsonl", "csv", ARTICLE_FORMAT)
-
-
-def format_predictions(frame: pd.DataFrame, output_format: str, proba_labels: Sequence[str]) -> str:
-    """Predictions of one or more documents as text.
-
-    ``tsv`` is the labeled-dump format (``label<TAB>text``; a blank line between documents),
-    so a prediction can be corrected by hand and trained on. ``jsonl`` and ``csv`` carry
-    ``doc_id``, ``line``, ``text``, ``label`` and, for each of ``proba_labels``, its
-    probability; a ``review`` column is kept when present.
-    """
-    columns = _prediction_columns(frame, proba_labels)
-    lines = prediction_lines(columns, output_format, proba_labels)
-    if output_format == "tsv":
-        return "\n".join(text for _, text in join_documents(columns["doc_id"], lines))
-    return prediction_header(output_format, proba_labels, "review" in columns) + "".join(lines)
-
-
-def format_documents(
-    frame: pd.DataFrame, output_format: str, proba_labels: Sequence[str]
-) -> list[tuple[str, str]]:
-    """``(doc_id, text)`` for each document of ``frame`` in order of first appearance: the
-    text of its output file (see :func:`format_predictions`)."""
-    columns = _prediction_columns(frame, proba_labels)
-    lines = prediction_lines(columns, output_format, proba_labels)
-    header = prediction_header(output_format, proba_labels, "review" in columns)
-    return [(doc_id, header + text) for doc_id, text in join_documents(columns["doc_id"], lines)]
-
-
-def _prediction_columns(frame: pd.DataFrame, proba_labels: Sequence[str]) -> dict[str, list]:
-    names = ["doc_id", "line", "text", "label", "review"]
-    names += [f"proba_{label}" for label in proba_labels]
-    return {name: frame[name].tolist() for name in names if name in frame.columns}
-
-
-def prediction_header(output_format: str, proba_labels: Sequence[str], review: bool) -> str:
-    """The header line of a format (only ``csv`` has one)."""
-    if output_format != "csv":
-        return ""
-    names = ["doc_id", "line", "text", "label", *(["review"] if review else [])]
-    return _csv_lines([[*names, *(f"proba_{label}" for label in proba_labels)]])[0]
-
-
-def prediction_lines(
-    columns: Mapping[str, Sequence], output_format: str, proba_labels: Sequence[str]
-) -> list[str]:
-    """One output line per paragraph, its line end included. ``columns`` holds ``doc_id``,
-    ``line``, ``text``, ``label``, maybe ``review``, and ``proba_<label>`` for each of
-    ``proba_labels``: plain lists, so that formatting costs no pandas call per document."""
-    if output_format == "tsv":
-        return [
-            f"{label}\t{_printable(text)}\n"
-            for label, text in zip(columns["label"], columns["text"], strict=True)
-        ]
-    if output_format == ARTICLE_FORMAT:  # the other paragraphs give empty lines: none
-        return [
-            f"{text}\n" if label in ARTICLE_LABELS else ""
-            for label, text in zip(columns["label"], columns["text"], strict=True)
-        ]
-    names = ["doc_id", "line", "text", "label", *(["review"] if "review" in columns else [])]
-    probas = [columns[f"proba_{label}"] for label in proba_labels]
-    if output_format == "csv":
-        # As pandas' to_csv(float_format="%.6g") writes them: pandas uses this csv writer.
-        rows = zip(
-            *(columns[name] for name in names),
-            *([f"{p:.6g}" for p in c] for c in probas),
-            strict=True,
-        )
-        return _csv_lines(rows)
-    if output_format == "jsonl":
-        lines = []
-        for position, values in enumerate(zip(*(columns[name] for name in names), strict=True)):
-            record = dict(zip(names, values, strict=True))
-            record["line"] = int(record["line"])
-            if proba_labels:
-                record["proba"] = {
-                    label: round(float(column[position]), 6)
-                    for label, column in zip(proba_labels, probas, strict=True)
-                }
-            lines.append(json.dumps(record, ensure_ascii=False) + "\n")
-        return lines
-    raise ValueError(f"unknown output format {output_format!r}; use one of {OUTPUT_FORMATS}")
-
-
-_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-"""Control characters but tab and line feed: TSV output shows them escaped (``\\x1b``),
-as a terminal would act on them (ANSI escapes) and a lone CR breaks a line for other tools."""
-
-
-def _printable(text: str) -> str:
-    return _CONTROL_IN_TEXT.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
+# --------------------------------------------------------------------------- CSV cells
 
 
 class _LineList(list):
@@ -1134,7 +1055,8 @@ def neutralise_formula(value: object) -> object:
     return value
 
 
-def _csv_lines(rows: Iterable[Sequence]) -> list[str]:
+def csv_lines(rows: Iterable[Sequence]) -> list[str]:
+    """CSV lines of ``rows`` (their line ends included), text cells safe in a spreadsheet."""
     lines = _LineList()
     safe_rows = ([neutralise_formula(value) for value in row] for row in rows)
     csv.writer(lines, lineterminator="\n").writerows(safe_rows)
@@ -1152,11 +1074,3 @@ def document_runs(doc_ids: Sequence) -> list[tuple[object, list[slice]]]:
     for start, end in zip(starts, [*starts[1:], len(values)], strict=True):
         runs.setdefault(values[start], []).append(slice(start, end))
     return list(runs.items())
-
-
-def join_documents(doc_ids: Sequence, lines: list[str]) -> list[tuple[str, str]]:
-    """``(doc_id, text)`` of each document: its rows' output ``lines`` joined."""
-    return [
-        (doc_id, "".join(itertools.chain.from_iterable(lines[part] for part in parts)))
-        for doc_id, parts in document_runs(doc_ids)
-    ]

@@ -1,25 +1,14 @@
-"""The paragraph labeler (a scikit-learn estimator) and its model files.
+"""The paragraph labeler, a scikit-learn estimator (its model files: :mod:`newsseg.model_file`).
 
 :class:`ParagraphLabeler` turns paragraph features into per-paragraph label probabilities
 with a text model and a booster, then decodes each document's label sequence over a chain of
 label transitions learned from the training documents (see :mod:`newsseg.sequence`).
-
-Model files are skops archives (loading runs no code carried in the file) with a metadata
-entry beside the estimator: versions, label set, settings, training-data hash and scores.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import platform
-import tempfile
-import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,14 +31,9 @@ from newsseg.augment import Composition, compose_documents
 from newsseg.binning import BinQuantiser
 from newsseg.config import (
     BODY_LABEL,
-    COMPOSED_MARK,
-    DEFAULT_MODEL_NAME,
-    DEFAULT_MODEL_PACKAGE,
-    MODEL_META_MEMBER,
-    SITE_SEPARATOR,
+    ROLES,
+    document_site,
 )
-from newsseg.dataset import PUBLIC_FILE_MODE, write_text
-from newsseg.errors import ModelError, OutputError
 from newsseg.features import (
     CHAR_MAX_FEATURES,
     DOC_COLUMN,
@@ -64,7 +48,6 @@ from newsseg.features import (
     paragraph_features,
 )
 from newsseg.sequence import (
-    TEMPERATURE_BOUNDS,
     ZONES,
     Chain,
     decode_documents,
@@ -446,7 +429,7 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         """Training and held-out rows of the calibration holdout: ``calibration_share`` of
         the sites; held out are their real documents, and no row copied from them trains
         (nor more than :data:`CALIBRATION_MAX_ROWS` rows, drawn at random)."""
-        groups = data.frame[DOC_COLUMN].map(site_group).to_numpy()
+        groups = data.frame[DOC_COLUMN].map(document_site).to_numpy()
         real = data.sources == np.arange(len(data.frame))
         sites = np.unique(groups[real])
         count = round(self.calibration_share * len(sites))
@@ -488,7 +471,7 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         # and the new ones (joined notices) are read by the text model.
         read = np.concatenate([real, np.flatnonzero(sources < 0)])
         matrix = self.features_.transform(frame.iloc[read])
-        groups = frame[DOC_COLUMN].map(site_group).to_numpy()[read]
+        groups = frame[DOC_COLUMN].map(document_site).to_numpy()[read]
         trained = np.arange(len(real))  # the training rows' places in `read`
         folds = min(self.inner_folds, len(set(groups[trained])))
         self.classifier_ = self._text_classifier().fit(matrix[trained], labels[real])
@@ -707,7 +690,7 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
             if self.use_context:
                 for part in ("previous", "next", "window", "document"):
                     after += [f"{part}__{label}" for label in labels]
-                after += ["seen_before__legal", "seen_before__teaser"]
+                after += [f"seen_before__{ROLES.notice}", f"seen_before__{ROLES.teaser}"]
         memory = int(self.booster_.n_features_in_) - len(before) - len(after)
         return before + [f"memory__{n}" for n in range(memory)] + after
 
@@ -755,12 +738,6 @@ def canonical_order(frame: pd.DataFrame, labels: np.ndarray) -> np.ndarray:
     return np.concatenate([np.arange(slices[n].start, slices[n].stop) for *_, n in keys])
 
 
-def site_group(doc_id: str) -> str:
-    """The site of a ``<site>__<id>`` document id (composed pages keep their host's)."""
-    site, separator, _ = str(doc_id).partition(SITE_SEPARATOR)
-    return site if separator else str(doc_id).split(COMPOSED_MARK)[0]
-
-
 WINDOW_CONTEXT = 5
 
 
@@ -780,11 +757,11 @@ def probability_context(proba: np.ndarray, doc_ids: pd.Series, classes: np.ndarr
         np.column_stack([documents.total(proba[:, j]) for j in columns])
         / np.maximum(documents.document_size, 1)[:, None],
     ]
-    for label in ("legal", "teaser"):
+    for label in (ROLES.notice, ROLES.teaser):
         seen = np.zeros(len(proba))
         if label in classes:
             seen = proba[:, list(classes).index(label)].copy()
-            if label == "legal":
+            if label == ROLES.notice:
                 seen[documents.position < BANNER_ROWS] = 0.0  # a banner, not a footer
             seen = documents.running_max_before(seen)
         parts.append(seen[:, None])
@@ -896,265 +873,3 @@ def _shallow_copy(obj, **changes):
     copy = object.__new__(type(obj))
     copy.__dict__.update(vars(obj), **changes)
     return copy
-
-
-# --------------------------------------------------------------------------- model files
-
-PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
-
-TRUSTED_TYPES = [
-    "newsseg.binning.BinQuantiser",
-    "newsseg.ngrams.NgramTfidf",
-    "newsseg.features.CompactTfidfVectorizer",
-    "newsseg.features.TopicFeatures",
-    "newsseg.features.ParagraphMemory",
-    "newsseg.features.LayoutFeatures",
-    "newsseg.model.ParagraphLabeler",
-]
-"""Types a newsseg model file may hold beyond those skops trusts by default."""
-
-LEGACY_TREE_TYPE = "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
-"""How files saved before the packed trees (see :func:`pack_booster`) held the boosting
-stage: skops builds these without checking their node indices, so they are refused."""
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries a model file depends on."""
-    import joblib
-    import numpy
-    import scipy
-    import sklearn
-    import skops
-
-    return {
-        "python": platform.python_version(),
-        "scikit-learn": sklearn.__version__,
-        "numpy": numpy.__version__,
-        "scipy": scipy.__version__,
-        "pandas": pd.__version__,
-        "joblib": joblib.__version__,
-        "skops": skops.__version__,
-    }
-
-
-def _minor(version: str) -> str:
-    return ".".join(version.split(".")[:2])
-
-
-def default_model_path() -> Path:
-    """Where the shipped default model is installed."""
-    try:
-        return Path(str(resources.files(DEFAULT_MODEL_PACKAGE).joinpath(DEFAULT_MODEL_NAME)))
-    except ModuleNotFoundError:
-        # An editable install maps only src/; the checkout keeps the model in models/.
-        return Path(__file__).resolve().parents[2] / "models" / DEFAULT_MODEL_NAME
-
-
-def save_model(model: ParagraphLabeler, path: str | Path, metadata: dict, force: bool = True):
-    """Write ``model`` and ``metadata`` to a skops file at ``path``, atomically."""
-    import skops.io as sio
-
-    target = Path(path)
-    if target.exists() and not force:
-        raise OutputError(target, "exists; use --force to overwrite")
-    if target.is_dir():
-        raise OutputError(target, "is a folder")
-    metadata = {**metadata, "saved": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        os.close(handle)
-        os.chmod(temporary, PUBLIC_FILE_MODE)
-    except OSError as error:
-        raise OutputError(target, f"cannot write: {error.strerror}") from None
-    try:
-        sio.dump(model, temporary, compression=zipfile.ZIP_DEFLATED)
-        with zipfile.ZipFile(temporary, "a", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(MODEL_META_MEMBER, json.dumps(metadata, indent=2, sort_keys=True))
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    write_text(metadata_path(target), json.dumps(metadata, indent=2, sort_keys=True) + "\n")
-
-
-def metadata_path(model_path: str | Path) -> Path:
-    """The human-readable copy of a model's metadata, beside the model file."""
-    path = Path(model_path)
-    return path.with_name(f"{path.stem}.meta.json")
-
-
-def read_metadata(path: str | Path) -> dict:
-    """The metadata stored in a newsseg model file, without loading the model."""
-    source = Path(path)
-    if not source.is_file():
-        raise ModelError(source, "no such model file")
-    if not zipfile.is_zipfile(source):
-        raise ModelError(source, "not a newsseg model file (not a skops archive)")
-    try:
-        with zipfile.ZipFile(source) as archive:
-            metadata = json.loads(archive.read(MODEL_META_MEMBER))
-    except KeyError:
-        raise ModelError(source, "not a newsseg model file (no newsseg metadata)") from None
-    # ValueError covers bad JSON and bad UTF-8; NotImplementedError an unknown zip method.
-    except (zipfile.BadZipFile, ValueError, RecursionError, NotImplementedError, OSError) as error:
-        raise ModelError(source, f"corrupt model file ({error})") from None
-    versions = metadata.get("versions", {}) if isinstance(metadata, dict) else None
-    if not isinstance(versions, dict) or not all(isinstance(v, str) for v in versions.values()):
-        raise ModelError(source, "corrupt model file (malformed newsseg metadata)")
-    return metadata
-
-
-def check_versions(path: str | Path, metadata: dict) -> None:
-    """Refuse a model written by another minor version of scikit-learn."""
-    saved = metadata.get("versions", {}).get("scikit-learn", "")
-    current = library_versions()["scikit-learn"]
-    if _minor(saved) != _minor(current):
-        raise ModelError(
-            path,
-            f"trained with scikit-learn {saved or 'unknown'}, this is {current}; retrain it "
-            f"with 'newsseg train DATA -o MODEL' or install scikit-learn=={_minor(saved)}.*",
-        )
-
-
-def load_model(
-    path: str | Path | None = None, trust_pickle: bool = False
-) -> tuple[ParagraphLabeler, dict]:
-    """Load a model file (default: the shipped model) and its metadata.
-
-    skops files are loaded with an explicit list of trusted types, so loading runs no code
-    from the file. Pickle-based files (``.joblib``) run code when loaded and are refused
-    unless ``trust_pickle`` is true.
-    """
-    source = default_model_path() if path is None else Path(path)
-    if source.suffix.lower() in PICKLE_SUFFIXES:
-        return _load_pickle(source, trust_pickle)
-    metadata = read_metadata(source)
-    check_versions(source, metadata)
-    check_archive_sizes(source)
-    # Imported here: importing skops lists every scikit-learn estimator, about a second.
-    import skops.io as sio
-    from skops.io.exceptions import UntrustedTypesFoundException
-
-    try:
-        # skops audits the types before it builds anything; one pass over the file.
-        model = sio.load(source, trusted=TRUSTED_TYPES)
-    except UntrustedTypesFoundException:
-        # The exception only holds text: list the types again to name them.
-        unknown = sorted(set(sio.get_untrusted_types(file=source)) - set(TRUSTED_TYPES))
-        raise ModelError(source, untrusted_reason(unknown)) from None
-    except Exception as error:  # skops raises many kinds on a damaged archive
-        raise ModelError(source, f"corrupt model file ({type(error).__name__}: {error})") from None
-    if not isinstance(model, ParagraphLabeler):
-        raise ModelError(source, "not a newsseg model file (holds no ParagraphLabeler)")
-    problem = state_problem(model)
-    if problem:
-        raise ModelError(source, f"corrupt model file ({problem})")
-    return model, metadata
-
-
-MAX_MEMBER_BYTES = 256 * 2**20
-"""The largest a member of a model file may inflate to (the shipped model's largest: ~4 MB)."""
-MAX_ARCHIVE_BYTES = 1024 * 2**20
-"""The most all members of a model file may inflate to together."""
-MAX_COMPRESSION_RATIO = 200
-"""A member that inflates more than this many times its stored size is a zip bomb (the
-shipped model's arrays compress about 2-6 times)."""
-
-
-def check_archive_sizes(source: Path) -> None:
-    """Refuse a model archive whose members would inflate beyond the caps, from the sizes
-    its directory declares, before anything is inflated (a zip bomb would fill memory)."""
-    try:
-        with zipfile.ZipFile(source) as archive:
-            members = archive.infolist()
-    except (zipfile.BadZipFile, OSError) as error:
-        raise ModelError(source, f"corrupt model file ({error})") from None
-    total = 0
-    for member in members:
-        ratio = member.file_size / max(member.compress_size, 1)
-        if member.file_size > MAX_MEMBER_BYTES or (
-            member.file_size > 2**20 and ratio > MAX_COMPRESSION_RATIO
-        ):
-            raise ModelError(
-                source,
-                f"refused: member {member.filename!r} would inflate to {member.file_size} "
-                f"bytes ({ratio:.0f} times its stored size)",
-            )
-        total += member.file_size
-    if total > MAX_ARCHIVE_BYTES:
-        raise ModelError(source, f"refused: its members would inflate to {total} bytes")
-
-
-def state_problem(model: ParagraphLabeler) -> str | None:
-    """What is wrong with a loaded model's learned state (shapes and values that prediction
-    relies on and scikit-learn would not check), or None. Checked: the label set, the chain's
-    shapes and values (``-inf`` marks a move a zoned chain rules out; NaN and ``+inf`` are
-    never valid), the temperature, the booster's prior and its label set."""
-    try:
-        classes = np.asarray(model.classes_)
-        k = len(classes)
-        if k < 2 or len(set(map(str, classes))) != k:
-            return f"{k} labels, or a label named twice"
-        states = k * (ZONES if model._zoned else 1)
-        shapes = {
-            "log_start_": (states,),
-            "log_transitions_": (states, states),
-            "log_end_": (states,),
-            "log_prior_": (k,),
-        }
-        for name, shape in shapes.items():
-            values = np.asarray(getattr(model, name), dtype=float)
-            if values.shape != shape:
-                return f"{name} has shape {values.shape}, not {shape}"
-            if np.isnan(values).any() or np.isposinf(values).any() or values.max() > 0:
-                return f"{name} holds values that are no log-probabilities"
-        for name in ("log_start_", "log_end_"):
-            if not np.isfinite(getattr(model, name)).any():
-                return f"{name} rules out every state"
-        if not np.isfinite(model.log_prior_).all():
-            return "log_prior_ is not finite"
-        temperature = float(model.temperature_)
-        low, high = TEMPERATURE_BOUNDS
-        if not low <= temperature <= high:
-            return f"temperature {temperature!r} outside [{low}, {high}]"
-        booster_classes = [str(c) for c in model.booster_.classes_]
-        if not set(booster_classes) <= set(map(str, classes)):
-            return "the booster's labels are not the model's"
-    except (AttributeError, TypeError, ValueError) as error:
-        return f"incomplete model state: {error}"
-    return None
-
-
-def untrusted_reason(unknown: list[str]) -> str:
-    """Why a model file holding the ``unknown`` types is refused."""
-    if unknown == [LEGACY_TREE_TYPE]:
-        return (
-            "was saved by an older newsseg (unchecked boosting trees); retrain it with "
-            "'newsseg train DATA -o MODEL'"
-        )
-    return f"holds types newsseg does not trust: {', '.join(unknown)}"
-
-
-def _load_pickle(source: Path, trust_pickle: bool) -> tuple[ParagraphLabeler, dict]:
-    if not trust_pickle:
-        raise ModelError(
-            source,
-            "is a pickle-based file and loading it runs any code it carries; "
-            "pass --trust-pickle only if you trust where it came from",
-        )
-    if not source.is_file():
-        raise ModelError(source, "no such model file")
-    import joblib
-
-    try:
-        loaded = joblib.load(source)
-    except Exception as error:  # unpickling raises anything
-        raise ModelError(source, f"corrupt model file ({type(error).__name__}: {error})") from None
-    model, metadata = loaded if isinstance(loaded, tuple) else (loaded, {})
-    if not isinstance(model, ParagraphLabeler):
-        raise ModelError(source, "not a newsseg model file (holds no ParagraphLabeler)")
-    problem = state_problem(model)
-    if problem:
-        raise ModelError(source, f"corrupt model file ({problem})")
-    return model, metadata

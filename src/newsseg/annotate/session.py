@@ -22,11 +22,11 @@ import pandas as pd
 
 from newsseg import dataset
 from newsseg.annotate import RETRAIN_EVERY
-from newsseg.api import PREDICT_LABEL_HINT, PREDICT_SUFFIXES, label_confidence, label_frame
 from newsseg.config import STDIN_PATH, TABLE_SUFFIXES, ordered_labels
 from newsseg.errors import InputError, NewssegError, OutputError
 from newsseg.model import ParagraphLabeler
-from newsseg.model import load_model as load_model_file
+from newsseg.model_file import resolve
+from newsseg.predict import PREDICT_LABEL_HINT, PREDICT_SUFFIXES, label_confidence, label_frame
 
 LOW_CONFIDENCE = 0.8
 """A paragraph whose proposed label has a lower probability is marked for a closer look."""
@@ -146,9 +146,9 @@ class Session:
         params: dict[str, Any] | None = None,
     ) -> None:
         if order not in ORDERS:
-            raise NewssegError(f"--order must be one of {', '.join(ORDERS)}, not {order!r}")
+            raise NewssegError(f"order=... must be one of {', '.join(ORDERS)}, not {order!r}")
         if retrain_every < 0:
-            raise NewssegError(f"--retrain-every must be 0 or more, not {retrain_every}")
+            raise NewssegError(f"retrain_every=N must be 0 or more, not {retrain_every}")
         self.documents = documents
         self.output_dir = output_dir
         self.model = model
@@ -328,7 +328,7 @@ class Session:
         if frame.empty or frame["label"].nunique() < 2:
             raise NewssegError(
                 "training needs at least two different labels: save more documents "
-                "or give --base data"
+                "or give base=... data"
             )
         self._stage(f"training on {saved_documents} saved + {base_documents} base documents")
         start = time.monotonic()
@@ -490,11 +490,8 @@ def open_session(
         raise OutputError(output, "is a file, not a folder")
     dataset.check_folder(output)
     output.mkdir(parents=True, exist_ok=True)
-    if isinstance(model, ParagraphLabeler):
-        labeler, model_name = model, "the model given"
-    else:
-        labeler, _ = load_model_file(model, trust_pickle=trust_pickle)
-        model_name = "the shipped default model" if model is None else f"model {model}"
+    resolved = resolve(model, trust_pickle=trust_pickle)
+    labeler, model_name = resolved.labeler, resolved.name
     documents = read_documents(paths, encoding=encoding)
     base_frame = None
     if base:
