@@ -80,14 +80,6 @@ probabilities saturated, and the model labelled 11% of its own training paragrap
 and a ``©`` line as body (CV, one booster per fold, did not show it)."""
 
 
-def weighted_log_loss(
-    proba: np.ndarray, truth: np.ndarray, weights: np.ndarray | None = None
-) -> float:
-    """Mean (weighted) negative log-probability of the true label index ``truth``."""
-    picked = np.clip(proba[np.arange(len(truth)), truth], 1e-15, 1.0)
-    return float(np.average(-np.log(picked), weights=weights))
-
-
 @dataclass
 class HeldOut:
     """The calibration holdout: booster probabilities (columns in ``classes_``) of the real
@@ -180,8 +172,9 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
     boost_iterations, boost_leaves, boost_learning_rate : the boosting stage.
     boost_l2 : L2 regularisation of the booster's leaf values (0 lets a leaf of tiny
         hessian take a huge value, and the booster can diverge).
-    early_stopping : run the booster only as many iterations as do best on the
-        calibration holdout's unseen sites (at most ``boost_iterations``).
+    early_stopping : run the booster only as many iterations as label the calibration
+        holdout's unseen sites best (macro-F1 of the decoded labels; at most
+        ``boost_iterations``).
     inner_folds : folds of the out-of-fold text-model probabilities.
     class_weight : ``"balanced"`` weighs rare labels up in both stages.
     calibration_share : share of the training sites held out once to fit the temperature of
@@ -400,7 +393,11 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
     def holdout_booster_proba(self, data: StageTwoData) -> HeldOut | None:
         """A second booster trained without the real documents of ``calibration_share`` of
         the training sites, scored on them after every iteration: its probabilities at the
-        iteration of least (class-weighted) log-loss (None when there are too few sites)."""
+        iteration the model's booster will run (None when there are too few sites). With
+        ``early_stopping`` that is the iteration whose decoded labels have the best macro-F1
+        on those sites (the earliest of equal ones); without, the last. (The iteration of
+        least log-loss comes far too soon: on the 1,225-page corpus at ~30 of 120, and
+        grouped CV's macro-F1 fell from 0.929 to 0.912 on the reviewed tier.)"""
         held_out = self._calibration_holdout(data)
         if held_out is None:
             return None
@@ -410,20 +407,22 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
             data.stacked[train], data.labels[train], weights=train_weights
         )
         truth = np.searchsorted(self.classes_, data.labels[test])
-        test_weights = None if data.weights is None else data.weights[test]
-        weights = self._sample_weight(data.labels[test], test_weights)
-        best = (np.inf, 0, None)
+        doc_slices = document_slices(data.frame[DOC_COLUMN].iloc[test])
+        best: HeldOut | None = None
+        best_f1 = -1.0
         staged = booster.staged_predict_proba(quantiser.transform(data.stacked[test]))
         for iteration, stage in enumerate(staged, start=1):
             proba = self._align(stage, booster)
-            loss = weighted_log_loss(proba, truth, weights)
-            if loss < best[0]:  # NaN never is: a diverging booster stops before it
-                best = (loss, iteration, proba)
-        _, iteration, proba = best
-        if proba is None:
-            return None
-        doc_slices = document_slices(data.frame[DOC_COLUMN].iloc[test])
-        return HeldOut(proba, doc_slices, truth, iteration)
+            if not np.all(np.isfinite(proba)):  # a diverging booster stops before it
+                break
+            candidate = HeldOut(proba, doc_slices, truth, iteration)
+            if not self.early_stopping:
+                best = candidate
+                continue
+            f1 = candidate.scores(self._decode(proba, doc_slices))["macro_f1"]
+            if f1 > best_f1:
+                best, best_f1 = candidate, f1
+        return best
 
     def _calibration_holdout(self, data: StageTwoData) -> tuple[np.ndarray, np.ndarray] | None:
         """Training and held-out rows of the calibration holdout: ``calibration_share`` of
