@@ -64,7 +64,7 @@ def tiny_corpus(tmp_path_factory) -> Path:
     return root
 
 
-TINY_PARAMS = {"word_max_features": 500, "char_max_features": 1000}
+TINY_PARAMS = {"word_max_features": 500, "char_max_features": 1000, "boost_iterations": 120}
 
 
 @pytest.fixture(scope="session")

@@ -522,7 +522,8 @@ ABLATION_VARIANTS: dict[str, dict] = {
     "without composed training pages": {"compose": 0.0},
     "without structure cues": {"use_structure": False},
     "without zones (a plain label chain)": {"zones": False},
-    "without early stopping": {"early_stopping": False},
+    "with early stopping (the holdout's best macro-F1)": {"early_stopping": True},
+    "120 booster iterations (v0.5)": {"boost_iterations": 120},
 }
 """The ablation's rows: each component switched (settings changed from the model's own)."""
 
