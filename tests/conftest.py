@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from newsseg.config import CORPUS_ENV, DEFAULT_CORPUS
+from newsseg.config import corpus_path
+from newsseg.errors import InputError
 
 SITES = ("daily-planet", "gotham-gazette", "metro-herald", "river-times", "valley-post", "bay-news")
 
@@ -79,10 +80,8 @@ def tiny_model_path(tiny_corpus, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def shared_corpus() -> Path:
-    """The developers' corpus in ../shared/corpus (or $NEWSSEG_CORPUS); skip when absent."""
-    import os
-
-    path = Path(os.environ.get(CORPUS_ENV, Path(__file__).parents[1] / DEFAULT_CORPUS))
-    if not (path / "manifest.csv").is_file():
-        pytest.skip(f"real corpus not found at {path} (set {CORPUS_ENV} to its folder)")
-    return path
+    """The developers' corpus (see :func:`newsseg.config.corpus_path`); skip when absent."""
+    try:
+        return corpus_path()
+    except InputError as error:
+        pytest.skip(f"real corpus not found: {error}")

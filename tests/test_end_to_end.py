@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from newsseg import dataset
 from newsseg.cli import app
+from newsseg.config import example_dump_path
 from newsseg.model_file import default_model_path, read_metadata
 
 from .test_cli import assert_errors_match_misclassifications
@@ -30,7 +31,7 @@ def test_default_model_is_installed_and_labels_the_demo_dump():
     assert [label for label, _ in got] == expected["label"].tolist()
 
 
-EXAMPLE = ROOT.parent / "shared" / "examples" / "ilkha-sample.txt"
+EXAMPLE = example_dump_path()
 EXAMPLE_LABELS = ["headline", *["body"] * 6, "legal", *["teaser"] * 4]
 
 
