@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,14 @@ def shared_corpus() -> Path:
         return corpus_path()
     except InputError as error:
         pytest.skip(f"real corpus not found: {error}")
+
+
+@pytest.fixture(scope="session")
+def quality_gate():
+    """benchmarks/quality_gate.py, the floors of the quality scores (a script, not a package)."""
+    path = Path(__file__).parents[1] / "benchmarks" / "quality_gate.py"
+    spec = importlib.util.spec_from_file_location("quality_gate", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
