@@ -34,13 +34,11 @@ import pandas as pd
 
 from newsseg import dataset
 from newsseg.annotate.session import Session, open_session
-from newsseg.config import DEFAULT_CORPUS as CORPUS_BESIDE_CHECKOUT
-from newsseg.config import LABELS, MANIFEST_NAME
+from newsseg.config import LABELS, MANIFEST_NAME, corpus_path
+from newsseg.errors import InputError
 from newsseg.evaluate import score
 from newsseg.model import ParagraphLabeler
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CORPUS = (ROOT / CORPUS_BESIDE_CHECKOUT).resolve()
 REVIEWED_TIER = "reviewed"
 TEST_SHARE = 0.5
 """The share of the group's pages (whole sites) kept for testing."""
@@ -48,7 +46,7 @@ TEST_SHARE = 0.5
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--corpus", type=Path, help="default: $NEWSSEG_CORPUS or ../shared/corpus")
     parser.add_argument("--group", default="fundus", help="the manifest source held out")
     parser.add_argument("--points", type=int, nargs="+", default=[0, 5, 10, 20, 40])
     parser.add_argument("--orders", nargs="+", default=["uncertain", "random"])
@@ -134,10 +132,11 @@ def correct_until(session: Session, count: int, truth: dict[str, list[str]]) -> 
 
 def main() -> None:
     args = parse_args()
-    manifest_path = args.corpus / MANIFEST_NAME
-    if not manifest_path.is_file():
-        sys.exit(f"annotate_curve: corpus not found at {args.corpus} (give --corpus)")
-    manifest = pd.read_csv(manifest_path)
+    try:
+        args.corpus = corpus_path(args.corpus)
+    except InputError as error:
+        sys.exit(f"annotate_curve: {error} (or give --corpus)")
+    manifest = pd.read_csv(args.corpus / MANIFEST_NAME)
     group = manifest[manifest["source"] == args.group]
     if group.empty:
         sys.exit(f"annotate_curve: no pages of source {args.group!r} in the manifest")

@@ -30,7 +30,8 @@ import numpy as np
 
 from newsseg import dataset, evaluate
 from newsseg.config import DEFAULT_CORPUS
-from newsseg.model import ParagraphLabeler, StageTwoData, document_slices
+from newsseg.features import document_slices
+from newsseg.model import ParagraphLabeler, StageTwoData
 
 VARIANTS: dict[str, dict] = {
     "default": {},

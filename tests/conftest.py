@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
 
-from newsseg.config import CORPUS_ENV, DEFAULT_CORPUS
+from newsseg.config import corpus_path
+from newsseg.errors import InputError
 
 SITES = ("daily-planet", "gotham-gazette", "metro-herald", "river-times", "valley-post", "bay-news")
 
@@ -79,10 +82,19 @@ def tiny_model_path(tiny_corpus, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def shared_corpus() -> Path:
-    """The developers' corpus in ../shared/corpus (or $NEWSSEG_CORPUS); skip when absent."""
-    import os
+    """The developers' corpus (see :func:`newsseg.config.corpus_path`); skip when absent."""
+    try:
+        return corpus_path()
+    except InputError as error:
+        pytest.skip(f"real corpus not found: {error}")
 
-    path = Path(os.environ.get(CORPUS_ENV, Path(__file__).parents[1] / DEFAULT_CORPUS))
-    if not (path / "manifest.csv").is_file():
-        pytest.skip(f"real corpus not found at {path} (set {CORPUS_ENV} to its folder)")
-    return path
+
+@pytest.fixture(scope="session")
+def quality_gate():
+    """benchmarks/quality_gate.py, the floors of the quality scores (a script, not a package)."""
+    path = Path(__file__).parents[1] / "benchmarks" / "quality_gate.py"
+    spec = importlib.util.spec_from_file_location("quality_gate", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module

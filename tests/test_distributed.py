@@ -67,6 +67,26 @@ def test_label_dask_dataframe_without_a_cluster(tiny_model, paragraphs):
     assert json.loads(json.dumps(sorted(got.columns))) == ["doc_id", "label", "text"]
 
 
+def test_dask_collections_load_a_pickle_model_only_when_trusted(tiny_model, tmp_path, paragraphs):
+    import joblib
+
+    from newsseg.errors import ModelError
+
+    pickled = tmp_path / "model.joblib"
+    joblib.dump(tiny_model, pickled)
+    frame = dd.from_pandas(paragraphs, npartitions=2)
+    bag = db.from_sequence([paragraphs["text"].tolist()[:9]], npartitions=1)
+    with pytest.raises(ModelError, match="trust_pickle=True"):
+        dask_collections.label_dask_dataframe(frame, pickled)
+    with pytest.raises(ModelError, match="trust_pickle=True"):
+        dask_collections.label_dask_bag(bag, pickled)
+    with dask.config.set(scheduler="synchronous"):
+        got = dask_collections.label_dask_dataframe(frame, pickled, trust_pickle=True).compute()
+        pairs = dask_collections.label_dask_bag(bag, pickled, trust_pickle=True).compute()
+    assert got["label"].tolist() == api.label_frame(paragraphs, tiny_model)["label"].tolist()
+    assert [label for label, _ in pairs[0]] == got["label"].tolist()[:9]
+
+
 def test_predict_on_a_cluster_is_predict_in_one_process(client, tiny_model, tmp_path, paragraphs):
     folder = tmp_path / "in"
     folder.mkdir()

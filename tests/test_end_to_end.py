@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from newsseg import dataset
 from newsseg.cli import app
+from newsseg.config import example_dump_path
 from newsseg.model_file import default_model_path, read_metadata
 
 from .test_cli import assert_errors_match_misclassifications
@@ -30,7 +31,7 @@ def test_default_model_is_installed_and_labels_the_demo_dump():
     assert [label for label, _ in got] == expected["label"].tolist()
 
 
-EXAMPLE = ROOT.parent / "shared" / "examples" / "ilkha-sample.txt"
+EXAMPLE = example_dump_path()
 EXAMPLE_LABELS = ["headline", *["body"] * 6, "legal", *["teaser"] * 4]
 
 
@@ -46,12 +47,13 @@ def test_default_model_labels_the_example_dump_of_an_unseen_site():
     assert [r["label"] for r in records] == EXAMPLE_LABELS
 
 
-def test_default_model_metadata_records_its_training():
+def test_default_model_metadata_records_its_training(quality_gate):
     metadata = read_metadata(default_model_path())
     assert metadata["labels"] == ["headline", "body", "legal", "teaser"]
     assert metadata["cv"]["folds"] == 5
     assert metadata["training_data"]["documents"] >= 100
-    assert metadata["cv"]["pooled"]["macro_f1"] >= 0.88
+    data_sha256 = metadata["training_data"]["sha256"]
+    quality_gate.check(metadata["cv"], "shipped-model-cv", data_sha256=data_sha256)
 
 
 def reviewed_manifest(corpus: Path) -> pd.DataFrame:
@@ -62,7 +64,7 @@ def reviewed_manifest(corpus: Path) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-def test_train_then_evaluate_on_held_out_sites(shared_corpus, tmp_path):
+def test_train_then_evaluate_on_held_out_sites(shared_corpus, tmp_path, quality_gate):
     manifest = reviewed_manifest(shared_corpus)
     sites = sorted(manifest["site"].unique())
     held_out = set(sites[::5])  # every fifth site, never seen in training
@@ -95,9 +97,8 @@ def test_train_then_evaluate_on_held_out_sites(shared_corpus, tmp_path):
     assert result.exit_code == 0, result.output
     scores = json.loads(report.read_text(encoding="utf-8"))
     assert scores["documents"] == int(manifest["site"].isin(held_out).sum())
-    assert scores["labels"]["headline"]["f1"] >= 0.95
-    assert scores["macro_f1"] >= 0.75
-    assert scores["body_f1"] >= 0.93
+    data_sha256 = quality_gate.corpus_sha256(shared_corpus)
+    quality_gate.check(scores, "held-out-sites", data_sha256=data_sha256)
     errors = assert_errors_match_misclassifications(report_dir, scores)
     assert len(errors) > 0
     markdown = (report_dir / "report.md").read_text(encoding="utf-8")
@@ -108,7 +109,7 @@ def test_train_then_evaluate_on_held_out_sites(shared_corpus, tmp_path):
 
 
 @pytest.mark.slow
-def test_cv_and_learning_curve_on_real_sites(shared_corpus, tmp_path):
+def test_cv_and_learning_curve_on_real_sites(shared_corpus, tmp_path, quality_gate):
     manifest = reviewed_manifest(shared_corpus)
     sites = sorted(manifest["site"].unique())[::4]  # a quarter of the sites keeps this quick
     subset = manifest[manifest["site"].isin(sites)]
@@ -125,7 +126,8 @@ def test_cv_and_learning_curve_on_real_sites(shared_corpus, tmp_path):
     first, last = cv["learning_curve"]
     assert first["documents"] < last["documents"]
     assert last["macro_f1"]["mean"] == pytest.approx(cv["per_fold"]["macro_f1"]["mean"])
-    assert cv["per_fold"]["body_f1"]["mean"] >= 0.85
+    data_sha256 = quality_gate.corpus_sha256(shared_corpus)
+    quality_gate.check(cv, "reviewed-quarter-cv", data_sha256=data_sha256)
     assert (report_dir / "learning_curve.png").read_bytes().startswith(b"\x89PNG")
 
 

@@ -17,7 +17,7 @@ from newsseg import dataset, model, model_file, sequence, structure
 from newsseg.binning import BinQuantiser
 from newsseg.config import document_site
 from newsseg.errors import ModelError
-from newsseg.features import DOC_COLUMN
+from newsseg.features import DOC_COLUMN, document_slices
 from newsseg.model import ParagraphLabeler
 
 from .conftest import TINY_PARAMS
@@ -34,7 +34,7 @@ def test_viterbi_follows_transitions_when_emissions_are_unsure():
     log_moves = np.log([[0.9, 0.1], [0.1, 0.9]])
     log_end = np.log([0.5, 0.5])
     emissions = np.log([[0.9, 0.1], [0.45, 0.55], [0.9, 0.1]])
-    assert model.viterbi(emissions, log_start, log_moves, log_end).tolist() == [0, 0, 0]
+    assert sequence.viterbi(emissions, log_start, log_moves, log_end).tolist() == [0, 0, 0]
     assert emissions.argmax(axis=1).tolist() == [0, 1, 0]
 
 
@@ -278,7 +278,7 @@ def test_structure_cues_and_zones_add_columns_and_decode_each_page(tiny_frame):
     assert (labels == y.to_numpy()).mean() > 0.9
     assert np.allclose(proba.sum(axis=1), 1.0) and proba.shape == (len(X), 4)
     body = labels == "body"  # one run of body lines per page
-    for part in model.document_slices(X["doc_id"]):
+    for part in document_slices(X["doc_id"]):
         rows = np.flatnonzero(body[part])
         assert len(rows) == 0 or rows[-1] - rows[0] + 1 == len(rows)
 
@@ -286,7 +286,7 @@ def test_structure_cues_and_zones_add_columns_and_decode_each_page(tiny_frame):
 def test_training_is_the_same_in_any_document_order_and_thread_count(tiny_frame):
     from threadpoolctl import threadpool_limits
 
-    documents = model.document_slices(tiny_frame["doc_id"])
+    documents = document_slices(tiny_frame["doc_id"])
     shuffled_order = np.random.default_rng(3).permutation(len(documents))
     shuffled = pd.concat([tiny_frame.iloc[documents[i]] for i in shuffled_order])
     X = tiny_frame[["doc_id", "text"]]
@@ -335,7 +335,7 @@ def test_batched_decoding_gives_each_documents_own_viterbi_path(tiny_labeler, ti
     chain = tiny_labeler.chain_
     expected = np.concatenate(
         [
-            model.viterbi(emission[part], chain.log_start, chain.log_moves, chain.log_end)
+            sequence.viterbi(emission[part], chain.log_start, chain.log_moves, chain.log_end)
             for part in dataset_slices(X)
         ]
     )
@@ -344,8 +344,6 @@ def test_batched_decoding_gives_each_documents_own_viterbi_path(tiny_labeler, ti
 
 
 def dataset_slices(X: pd.DataFrame) -> list[slice]:
-    from newsseg.features import document_slices
-
     return document_slices(X["doc_id"])
 
 

@@ -180,6 +180,22 @@ JsonPath = Annotated[
     Path | None,
     typer.Option("--json", help="Also write the results as JSON to this file.", metavar="FILE"),
 ]
+ReportDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--report",
+        metavar="DIR",
+        help="Also write a report into this folder: a self-contained HTML page, its Markdown, "
+        "its pictures, and errors.csv (evaluate: every misclassified paragraph) or cv.json (cv).",
+    ),
+]
+DEFAULT_LABELS = ",".join(LABELS)
+LabelSet = Annotated[
+    str,
+    typer.Option(
+        "--labels", help="Comma-separated label set the data may use.", metavar="L1,L2,..."
+    ),
+]
 Only = Annotated[
     list[str] | None,
     typer.Option(
@@ -370,12 +386,7 @@ def train(
             "(or on) and record the table in the metadata (one more CV per component).",
         ),
     ] = False,
-    labels: Annotated[
-        str,
-        typer.Option(
-            "--labels", help="Comma-separated label set the data may use.", metavar="L1,L2,..."
-        ),
-    ] = ",".join(LABELS),
+    labels: LabelSet = DEFAULT_LABELS,
     encoding: Encoding = "utf-8",
     only: Only = None,
     exclude: Exclude = None,
@@ -389,7 +400,6 @@ def train(
     from newsseg.health import TrainingHealthWarning
     from newsseg.report import ablation_table, cv_table
 
-    label_set = [label.strip() for label in labels.split(",") if label.strip()]
     with progress_bars(wants_bars(quiet)) as track, warnings.catch_warnings():
         warnings.simplefilter("ignore", TrainingHealthWarning)  # printed below, once
         metadata = api.train(
@@ -397,7 +407,7 @@ def train(
             output,
             cv=cv,
             ablation=ablation,
-            labels=label_set,
+            labels=_label_set(labels),
             encoding=encoding,
             selection=selection,
             weighting=weighting,
@@ -426,27 +436,14 @@ def train(
 def evaluate(
     paths: Paths,
     model: ModelOption = None,
-    json_path: Annotated[
-        Path | None,
-        typer.Option("--json", help="Also write the scores as JSON to this file.", metavar="FILE"),
-    ] = None,
-    report_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--report",
-            metavar="DIR",
-            help="Also write report.html (self-contained), report.md, confusion.png and "
-            "errors.csv (every misclassified paragraph) into this folder.",
-        ),
-    ] = None,
+    json_path: JsonPath = None,
+    report_dir: ReportDir = None,
     trust_pickle: TrustPickle = False,
     encoding: Encoding = "utf-8",
     only: Only = None,
     exclude: Exclude = None,
     no_sequence: NoSequence = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="Overwrite an existing --json file.")
-    ] = False,
+    force: Force = False,
     quiet: Quiet = False,
 ) -> None:
     """Score a model on labeled dumps: per-label table, macro-F1, accuracy, confusion."""
@@ -656,27 +653,13 @@ def cv(
             "--plot", help="Write the learning curve to this PNG file.", metavar="FILE.png"
         ),
     ] = None,
-    report_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--report",
-            metavar="DIR",
-            help="Write cv.html, cv.md, cv.json, learning_curve.png and confusion.png here.",
-        ),
-    ] = None,
+    report_dir: ReportDir = None,
     json_path: JsonPath = None,
-    labels: Annotated[
-        str,
-        typer.Option(
-            "--labels", help="Comma-separated label set the data may use.", metavar="L1,L2,..."
-        ),
-    ] = ",".join(LABELS),
+    labels: LabelSet = DEFAULT_LABELS,
     encoding: Encoding = "utf-8",
     only: Only = None,
     exclude: Exclude = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Overwrite existing --json and --plot files.")
-    ] = False,
+    force: Force = False,
     quiet: Quiet = False,
 ) -> None:
     """Grouped K-fold cross-validation of a new model: mean ± std per metric and per label,
@@ -722,9 +705,7 @@ def inspect(
     ] = TOP_FEATURES,
     json_path: JsonPath = None,
     trust_pickle: TrustPickle = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="Overwrite an existing --json file.")
-    ] = False,
+    force: Force = False,
 ) -> None:
     """Show a model's metadata (versions, labels, training data, CV scores, the ablation
     table) and the strongest features towards each label."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from newsseg.errors import InputError
 
 VERSION = "0.5.0"
 """The version of newsseg (``newsseg.__version__``), recorded in the models it trains."""
@@ -75,6 +78,35 @@ MODEL_META_MEMBER = "newsseg-meta.json"
 CORPUS_ENV = "NEWSSEG_CORPUS"
 DEFAULT_CORPUS = Path("..") / "shared" / "corpus"
 """Where the developers' labeled corpus sits beside a checkout."""
+CHECKOUT = Path(__file__).resolve().parents[2]
+"""The checkout this module is in (with an editable install, as the developers have)."""
+EXAMPLE_DUMP = Path("examples") / "ilkha-sample.txt"
+"""A real dump of a site not in the corpus, in the folder that holds the corpus."""
+
+
+def corpus_path(explicit: str | Path | None = None, *, must_exist: bool = True) -> Path:
+    """Where the developers' labeled corpus is: ``explicit`` when given, else the folder
+    ``$NEWSSEG_CORPUS`` names, else ``../shared/corpus`` beside the checkout. With
+    ``must_exist``, an :class:`~newsseg.errors.InputError` says where it was looked for
+    when that folder holds no ``manifest.csv``."""
+    if explicit is not None:
+        path = Path(explicit)
+    elif os.environ.get(CORPUS_ENV):
+        path = Path(os.environ[CORPUS_ENV])
+    else:
+        path = (CHECKOUT / DEFAULT_CORPUS).resolve()
+    if must_exist and not (path / MANIFEST_NAME).is_file():
+        raise InputError(
+            path, f"no labeled corpus here (no {MANIFEST_NAME}); set {CORPUS_ENV} to its folder"
+        )
+    return path
+
+
+def example_dump_path() -> Path:
+    """The example dump of an unseen site, beside the corpus (see :func:`corpus_path`):
+    ``../shared/examples/ilkha-sample.txt``; it may be missing."""
+    return corpus_path(must_exist=False).parent / EXAMPLE_DUMP
+
 
 TOP_FEATURES = 15
 """Text features listed per label by ``newsseg inspect`` and ``inspect_model``."""

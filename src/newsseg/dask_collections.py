@@ -30,10 +30,10 @@ from newsseg.predict.labeling import label_frame
 __all__ = ["label_dask_bag", "label_dask_dataframe"]
 
 
-def _model_in_graph(model: ModelArgument) -> Any:
+def _model_in_graph(model: ModelArgument, trust_pickle: bool = False) -> Any:
     """The model as an argument of Dask tasks: scattered to every worker when a distributed
     client is running, else one task of the graph; either way each worker gets it once."""
-    labeler = labeler_of(model)
+    labeler = labeler_of(model, trust_pickle=trust_pickle)
     with contextlib.suppress(ImportError, ValueError):
         from distributed import default_client
 
@@ -44,7 +44,7 @@ def _model_in_graph(model: ModelArgument) -> Any:
 
 
 def label_dask_dataframe(
-    paragraphs: Any, model: ModelArgument = None, *, proba: bool = True
+    paragraphs: Any, model: ModelArgument = None, *, proba: bool = True, trust_pickle: bool = False
 ) -> Any:
     """Label a ``dask.dataframe`` of paragraphs with columns ``doc_id`` and ``text`` (a
     document's rows consecutive, in page order); returns a lazy ``dask.dataframe`` with
@@ -52,7 +52,8 @@ def label_dask_dataframe(
 
     The labels are those of ``label_frame`` on the whole frame: the last document of each
     partition is moved to the next one, so no document is split between partitions. The
-    index of each partition starts at 0.
+    index of each partition starts at 0. ``trust_pickle`` allows a pickle-based model file
+    (loading it runs any code it carries).
     """
     require_dask()
     import dask
@@ -60,7 +61,7 @@ def label_dask_dataframe(
 
     if "doc_id" not in paragraphs.columns or "text" not in paragraphs.columns:
         raise NewssegError("label_dask_dataframe needs the columns doc_id and text")
-    labeler = labeler_of(model)
+    labeler = labeler_of(model, trust_pickle=trust_pickle)
     meta = label_frame(paragraphs._meta, labeler, proba=proba)
     shipped = _model_in_graph(labeler)
     parts = paragraphs.to_delayed()
@@ -86,12 +87,15 @@ def _whole_documents(
     return frame.iloc[:start], frame.iloc[start:]
 
 
-def label_dask_bag(documents: Any, model: ModelArgument = None) -> Any:
+def label_dask_bag(
+    documents: Any, model: ModelArgument = None, *, trust_pickle: bool = False
+) -> Any:
     """Label a ``dask.bag`` of documents, each a list of paragraphs or a dump's text (one
     paragraph a line, blank lines skipped); returns a lazy bag holding, for each document,
-    its ``(label, paragraph)`` pairs in page order. A partition is labeled in one call."""
+    its ``(label, paragraph)`` pairs in page order. A partition is labeled in one call.
+    ``trust_pickle`` allows a pickle-based model file (loading it runs any code it carries)."""
     require_dask()
-    return documents.map_partitions(_label_documents, _model_in_graph(model))
+    return documents.map_partitions(_label_documents, _model_in_graph(model, trust_pickle))
 
 
 def _label_documents(

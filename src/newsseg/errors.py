@@ -23,28 +23,24 @@ class InputError(NewssegError):
         return type(self), (self.path, self.reason, self.line)
 
 
-class ModelError(NewssegError):
+class PathError(NewssegError):
+    """A problem of one file or folder: ``str(error)`` is ``"<path>: <reason>"``."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+    def __reduce__(self):  # pickled whole, as worker processes send errors back
+        return type(self), (self.path, self.reason)
+
+
+class ModelError(PathError):
     """A model file that cannot be used: missing, corrupt, untrusted or from other versions."""
 
-    def __init__(self, path: str | Path, reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{path}: {reason}")
 
-    def __reduce__(self):  # pickled whole, as worker processes send errors back
-        return type(self), (self.path, self.reason)
-
-
-class OutputError(NewssegError):
+class OutputError(PathError):
     """An output that cannot or may not be written."""
-
-    def __init__(self, path: str | Path, reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{path}: {reason}")
-
-    def __reduce__(self):  # pickled whole, as worker processes send errors back
-        return type(self), (self.path, self.reason)
 
 
 class WorkerLostError(NewssegError):

@@ -57,7 +57,6 @@ from newsseg.sequence import (
     transition_log_probs,
     zone_transition_log_probs,
 )
-from newsseg.sequence import viterbi as viterbi  # re-exported: the per-document reference
 from newsseg.structure import rhythm_cues, span_cues
 
 SEQUENCE_MODES = ("viterbi", "marginal", "none")

@@ -189,12 +189,7 @@ def load(
         raise ModelError(source, untrusted_reason(unknown)) from None
     except Exception as error:  # skops raises many kinds on a damaged archive
         raise ModelError(source, f"corrupt model file ({type(error).__name__}: {error})") from None
-    if not isinstance(model, ParagraphLabeler):
-        raise ModelError(source, "not a newsseg model file (holds no ParagraphLabeler)")
-    problem = state_problem(model)
-    if problem:
-        raise ModelError(source, f"corrupt model file ({problem})")
-    return model, metadata
+    return _checked(source, model), metadata
 
 
 MAX_MEMBER_BYTES = 256 * 2**20
@@ -280,6 +275,16 @@ def untrusted_reason(unknown: list[str]) -> str:
     return f"holds types newsseg does not trust: {', '.join(unknown)}"
 
 
+def _checked(source: Path, model: Any) -> ParagraphLabeler:
+    """``model`` if it is a newsseg model whose learned state is sound, else a ModelError."""
+    if not isinstance(model, ParagraphLabeler):
+        raise ModelError(source, "not a newsseg model file (holds no ParagraphLabeler)")
+    problem = state_problem(model)
+    if problem:
+        raise ModelError(source, f"corrupt model file ({problem})")
+    return model
+
+
 def _load_pickle(source: Path, trust_pickle: bool) -> tuple[ParagraphLabeler, dict]:
     if not trust_pickle:
         raise ModelError(
@@ -296,12 +301,7 @@ def _load_pickle(source: Path, trust_pickle: bool) -> tuple[ParagraphLabeler, di
     except Exception as error:  # unpickling raises anything
         raise ModelError(source, f"corrupt model file ({type(error).__name__}: {error})") from None
     model, metadata = loaded if isinstance(loaded, tuple) else (loaded, {})
-    if not isinstance(model, ParagraphLabeler):
-        raise ModelError(source, "not a newsseg model file (holds no ParagraphLabeler)")
-    problem = state_problem(model)
-    if problem:
-        raise ModelError(source, f"corrupt model file ({problem})")
-    return model, metadata
+    return _checked(source, model), metadata
 
 
 # --------------------------------------------------------------------------- saving

@@ -12,14 +12,29 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from newsseg import dataset
 from newsseg.config import ARTICLE_LABELS, STDIN_PATH, TABLE_SUFFIXES
 from newsseg.errors import NewssegError, OutputError
 
-if TYPE_CHECKING:
-    from newsseg.predict.tasks import Output, PredictSettings
+
+@dataclass(frozen=True)
+class PredictSettings:
+    """How the inputs of a prediction run are read and its outputs formatted."""
+
+    labels: tuple[str, ...]
+    encoding: str
+    output_format: str
+    proba_labels: tuple[str, ...]
+    per_document: bool
+    """Format each document apart (for one file each), rather than each input."""
+    min_confidence: float | None = None
+    """Paragraphs whose label has a lower probability are marked for review."""
+
+
+Output = str | list[tuple[str, str]]
+"""An input's predictions as text, or with ``per_document`` as ``(doc_id, text)`` pairs."""
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,15 @@ from newsseg.model import ParagraphLabeler
 from newsseg.model_file import ModelArgument, labeler_of
 from newsseg.predict.executors import Executor, LocalExecutor
 from newsseg.predict.labeling import without_sequence
-from newsseg.predict.outputs import ARTICLE_FORMAT, OUTPUT_FORMATS, PredictionSink
-from newsseg.predict.tasks import (
+from newsseg.predict.outputs import (
+    ARTICLE_FORMAT,
+    OUTPUT_FORMATS,
     NamedInput,
     Output,
+    PredictionSink,
     PredictSettings,
+)
+from newsseg.predict.tasks import (
     Task,
     TaskResult,
     expand_inputs,

@@ -8,7 +8,6 @@ import itertools
 import os
 import stat
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,6 +26,8 @@ from newsseg.predict.labeling import label_confidence, label_frame
 from newsseg.predict.outputs import (
     ARTICLE_FORMAT,
     NamedInput,
+    Output,
+    PredictSettings,
     join_documents,
     named_by_content,
     prediction_header,
@@ -45,30 +46,12 @@ whole by the worker that labels it."""
 PREDICT_SUFFIXES = DUMP_SUFFIXES + LABELED_SUFFIXES + TABLE_SUFFIXES
 
 
-@dataclass(frozen=True)
-class PredictSettings:
-    """How the inputs of a prediction run are read and its outputs formatted."""
-
-    labels: tuple[str, ...]
-    encoding: str
-    output_format: str
-    proba_labels: tuple[str, ...]
-    per_document: bool
-    """Format each document apart (for one file each), rather than each input."""
-    min_confidence: float | None = None
-    """Paragraphs whose label has a lower probability are marked for review."""
-
-
 Source = NamedInput | NewssegError | dataset.Paragraphs
 """What a worker gets of an input: its path to read, its paragraphs, or its error."""
 
 
 Task = list[tuple[int, Source]]
 """A batch of inputs (or chunks of a table) labeled together, with their input numbers."""
-
-
-Output = str | list[tuple[str, str]]
-"""An input's predictions as text, or with ``per_document`` as ``(doc_id, text)`` pairs."""
 
 
 TaskResult = list[tuple[int, Output | NewssegError, int]]
