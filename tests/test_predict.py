@@ -78,3 +78,25 @@ def test_csv_output_is_the_one_pandas_writes(tmp_path):
     documents = format_documents(frame, "tsv", [])
     assert [doc_id for doc_id, _ in documents] == ["a", "b", "c"]  # rows of "a" gathered
     assert documents[0][1] == 'headline\tHe said, "yes"\nbody\ttab\there\nteaser\t\n'
+
+
+def test_worker_processes_read_relative_paths_from_the_runs_folder(
+    tiny_model_path, tmp_path, monkeypatch
+):
+    """loky keeps its workers for the next run: one started in another folder still reads
+    the relative paths of this run from this run's folder."""
+    from newsseg import api
+
+    for name, pages in (("first", ("a", "b")), ("second", ("c", "d"))):
+        folder = tmp_path / name
+        (folder / "dumps").mkdir(parents=True)
+        for page in pages:
+            (folder / "dumps" / f"{page}.txt").write_text(
+                "Headline of the page\n\nA body paragraph that runs on for a while.\n",
+                encoding="utf-8",
+            )
+        monkeypatch.chdir(folder)
+        inputs = [f"dumps/{page}.txt" for page in pages]
+        run = api.predict(inputs, model=tiny_model_path, output_dir="out", jobs=2)
+        assert run.labeled == 2 and not run.failed, run.failed
+        assert (folder / "out" / f"{pages[0]}.tsv").is_file()

@@ -3,6 +3,7 @@ processes that each load the run's model once (the Dask executor: :mod:`.dask_ex
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 import uuid
@@ -76,7 +77,10 @@ class LocalExecutor:
             parallel = joblib.Parallel(
                 n_jobs=self.jobs, backend="loky", return_as="generator", pre_dispatch="2*n_jobs"
             )
-            results = parallel(joblib.delayed(_on_worker)(work, task, shipped) for task in tasks)
+            here = os.getcwd()  # loky reuses workers: one started elsewhere has another
+            results = parallel(
+                joblib.delayed(_on_worker)(work, task, shipped, here) for task in tasks
+            )
             try:
                 # Not `yield from`: it would close them outside the guard below.
                 for result in results:  # noqa: UP028
@@ -109,8 +113,13 @@ _worker_models: dict[SharedModelFile, ParagraphLabeler] = {}
 """The model of the run a worker process serves, loaded on its first batch."""
 
 
-def _on_worker(work: Callable[[Task, Any], TaskResult], task: Task, shipped: SharedModelFile):
-    """``work`` on ``task`` in a worker process, with the run's model loaded once."""
+def _on_worker(
+    work: Callable[[Task, Any], TaskResult], task: Task, shipped: SharedModelFile, folder: str
+):
+    """``work`` on ``task`` in a worker process, with the run's model loaded once, in the
+    run's working folder (relative input paths are read, and named in errors, as given)."""
+    if os.getcwd() != folder:
+        os.chdir(folder)
     return work(task, worker_model(shipped))
 
 
