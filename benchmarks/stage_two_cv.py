@@ -38,22 +38,33 @@ VARIANTS: dict[str, dict] = {
     "no-structure": {"use_structure": False},
     "no-zones": {"zones": False},
     "no-structure-no-zones": {"use_structure": False, "zones": False},
-    "v0.4 booster (no L2, no early stopping, no structure, no zones)": {
+    "v0.4 booster (no L2, 120 iterations, no structure, no zones)": {
         "boost_l2": 0.0,
-        "early_stopping": False,
+        "boost_iterations": 120,
         "use_structure": False,
         "zones": False,
     },
-    "no-early-stopping": {"early_stopping": False},
+    "early-stopping": {"early_stopping": True},
+    "120 iterations": {"boost_iterations": 120},
+    "200 iterations": {"boost_iterations": 200},
     "no-sequence": {"sequence": "none"},
     "rules teasers x0.5": {"weighting": ["labels=rules:teaser=0.5"]},
     "wcxb_articles teasers x0.25": {"weighting": ["source=wcxb_articles:teaser=0.25"]},
     "rules x0.5": {"weighting": ["labels=rules=0.5"]},
 }
 """Variants by name: settings changed from the default model's (later stages only)."""
-LATER_STAGES = ("use_structure", "zones", "boost_l2", "early_stopping", "sequence")
+LATER_STAGES = (
+    "use_structure",
+    "zones",
+    "boost_iterations",
+    "boost_leaves",
+    "boost_learning_rate",
+    "boost_l2",
+    "early_stopping",
+    "sequence",
+)
 """The settings a variant may change: a cached fold's model gets the defaults of these."""
-SHORT_NAMES = {"v0.4": "v0.4 booster (no L2, no early stopping, no structure, no zones)"}
+SHORT_NAMES = {"v0.4": "v0.4 booster (no L2, 120 iterations, no structure, no zones)"}
 
 
 def fold_cache(cache: Path, frame, splits, fold: int) -> dict:
