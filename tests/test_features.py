@@ -294,3 +294,28 @@ def test_topic_cues_of_a_long_document_need_no_quadratic_memory():
     assert peak < 200e6, peak
     sim_rest = cues[:, features.TOPIC_CUES.index("sim_rest")]
     np.testing.assert_allclose(sim_rest, 1.0, rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- exact rewrites
+# Each rewritten hot path against a plain reference on small hand-written inputs.
+
+
+def _reference_repeats(texts: list[str], doc_ids: list[str]) -> list[float]:
+    normalised = [" ".join(re.findall(r"\w+", text.lower())) for text in texts]
+    keys = list(zip(doc_ids, normalised, strict=True))
+    return [float(keys.count(key) - 1) for key in keys]
+
+
+def test_repeats_in_document_match_a_plain_count():
+    texts = ["Read more", "read  MORE!", "Body text here.", "", "", "Read more", "İstanbul", "ß"]
+    doc_ids = ["a", "a", "a", "a", "a", "b", "b", "b"]
+    table = layout_frame(pd.Series(texts), pd.Series(doc_ids))
+    assert table["repeats_in_document"].tolist() == _reference_repeats(texts, doc_ids)
+
+
+def test_repeats_in_document_of_one_very_long_line_stay_small():
+    # Once a fixed-width array of rows x the longest line: 200k rows would take gigabytes.
+    texts = ["word " * 20_000] + ["short line"] * 200_000
+    table = layout_frame(pd.Series(texts), pd.Series(["a"] * len(texts)))
+    assert table["repeats_in_document"].iloc[0] == 0.0
+    assert table["repeats_in_document"].iloc[1] == 199_999.0

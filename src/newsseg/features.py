@@ -523,8 +523,7 @@ def block_cues(texts: pd.Series, doc_ids: pd.Series, cues: pd.DataFrame) -> pd.D
     np.minimum.at(footer_start, runs[footer_rows], position[footer_rows])
     after_footer = position > footer_start[runs]
     since_footer = np.where(after_footer, position - footer_start[runs].clip(max=len(runs)) - 1, 0)
-    normalised = [" ".join(_WORD.findall(text.lower())) for text in texts.tolist()]
-    repeats = pd.Series(normalised).groupby([runs, normalised], sort=False).transform("size")
+    repeats = _repeats_in_document(texts, runs)
     log_words = cues["log_words"].to_numpy()
     body = pd.Series(log_words).where(position >= 1).groupby(runs).transform("median")
     strong_seen = documents.cumsum(strong)
@@ -542,7 +541,7 @@ def block_cues(texts: pd.Series, doc_ids: pd.Series, cues: pd.DataFrame) -> pd.D
             "strong_legal_after": documents.total(strong) - strong_seen,
             "in_footer": after_footer.astype(float),
             "log_since_footer": np.log1p(since_footer),
-            "repeats_in_document": repeats.to_numpy(float) - 1,
+            "repeats_in_document": repeats - 1,
             "log_words_vs_median": log_words - body.fillna(0.0).to_numpy(),
             "window_log_words": documents.window_mean(log_words, WINDOW),
             "window_ends_with_stop": documents.window_mean(
@@ -551,6 +550,16 @@ def block_cues(texts: pd.Series, doc_ids: pd.Series, cues: pd.DataFrame) -> pd.D
             "window_strong_legal": documents.neighbours_max(strong),
         }
     )
+
+
+def _repeats_in_document(texts: pd.Series, runs: np.ndarray) -> np.ndarray:
+    """How many rows of its document have each row's words (lower case, in order)."""
+    normalised = pd.Series(
+        [" ".join(_WORD.findall(text.lower())) for text in texts.tolist()], dtype=object
+    )
+    # A Series, not a list, as the key: pandas turns a list of strings into a fixed-width
+    # array first (rows x the longest paragraph: gigabytes for one long line).
+    return normalised.groupby([runs, normalised], sort=False).transform("size").to_numpy(float)
 
 
 def document_slices(doc_ids: pd.Series) -> list[slice]:
