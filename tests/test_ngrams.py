@@ -138,3 +138,42 @@ def test_bad_parameters_are_refused_in_fit(params, message):
 def test_one_string_is_not_a_batch():
     with pytest.raises(ValueError, match="iterable of texts"):
         NgramTfidf().fit("some text")
+
+
+# --------------------------------------------------------------------------- exact rewrites
+
+UNICODE_TEXTS = [
+    "",
+    "İstanbul ŞEHİR",
+    "café  naïve",
+    "東京 ﬁnance 𝔘𝔫𝔦",
+    "Σίσυφος ΟΔΟΣ",
+    "a_b 12 x\x00y",
+]
+
+
+def reference_span_hash(codes: list[int]) -> int:
+    value = 0
+    for code in codes:
+        value = (value * int(ngrams._MULTIPLIER) + code) % 2**64
+    return value
+
+
+def test_span_hashes_are_the_polynomial_of_each_span():
+    codes = np.array([0, 104, 105, 0x1D518, 32, 0xFFFF, 7, 65, 0, 66], dtype=np.uint32)
+    starts, ends = np.array([1, 3, 4, 9]), np.array([3, 4, 8, 10])
+    found = ngrams._span_hashes(codes, starts, ends)
+    expected = [reference_span_hash(codes[a:b].tolist()) for a, b in zip(starts, ends, strict=True)]
+    assert found.tolist() == expected
+    assert ngrams._span_hashes(codes, starts[:0], ends[:0]).tolist() == []
+
+
+@pytest.mark.parametrize("texts", [[], [""], ["", " "], UNICODE_TEXTS, ["Word"] * 3])
+def test_batch_words_are_the_words_of_each_lower_cased_text(texts):
+    found = ngrams.batch_words(texts)
+    words = [found.distinct[kind] for kind in found.kinds]
+    expected = [
+        (row, w) for row, text in enumerate(texts) for w in re.findall(r"\w+", text.lower())
+    ]
+    assert list(zip(found.rows.tolist(), words, strict=True)) == expected
+    assert len(set(found.distinct)) == len(found.distinct)

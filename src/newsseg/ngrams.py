@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.preprocessing import normalize
@@ -190,12 +191,21 @@ def batch_words(texts: list[str]) -> Words:
     lowered = [text.lower() for text in texts]
     codes, rows = code_points(lowered)
     starts, ends = word_spans(codes)
-    hashes = _span_hashes(codes, starts, ends)
-    _, first, kinds = np.unique(hashes, return_index=True, return_inverse=True)
+    kinds, n_kinds = _first_seen_codes(_span_hashes(codes, starts, ends))
+    # Codes count up in order of first appearance: a kind's first word is where the running
+    # maximum of the codes first reaches it.
+    first = np.searchsorted(np.maximum.accumulate(kinds), np.arange(n_kinds))
     joined = _SEPARATOR.join(lowered)
     spans = zip(starts[first].tolist(), ends[first].tolist(), strict=True)
     distinct = [joined[a:b] for a, b in spans]
-    return Words(rows[starts], kinds.ravel(), distinct)
+    return Words(rows[starts], kinds, distinct)
+
+
+def _first_seen_codes(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """A code for each value, 0, 1, 2, ... in order of first appearance (a hash table, not
+    a sort), and how many different values there are."""
+    codes, uniques = pd.factorize(values, sort=False)
+    return codes.astype(np.intp, copy=False), len(uniques)
 
 
 def word_ngrams(
@@ -231,18 +241,29 @@ def word_ngrams(
 
 
 def _span_hashes(codes: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """The polynomial hash of each span ``codes[start:end]`` (spans non-empty, disjoint)."""
+    """The polynomial hash ``sum(codes[i] * M**(end - 1 - i))`` of each span
+    ``codes[start:end]`` (spans non-empty, in order), modulo 2**64.
+
+    From running sums: ``M`` is odd, so it has an inverse ``W`` modulo 2**64, and a span's
+    hash is ``M**(end - 1) * (P[end] - P[start])`` with ``P[j] = sum(codes[i] * W**i, i < j)``:
+    the same integers as summing each span's terms, with a few passes over the codes."""
     if len(starts) == 0:
         return np.zeros(0, dtype=np.uint64)
-    lengths = ends - starts
-    first = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    offsets = np.arange(lengths.sum()) - np.repeat(first, lengths)
-    positions = np.repeat(starts, lengths) + offsets
-    exponents = np.repeat(lengths, lengths) - 1 - offsets
-    powers = np.cumprod(np.full(int(lengths.max()), _MULTIPLIER, dtype=np.uint64))
-    powers = np.concatenate([[np.uint64(1)], powers[:-1]])
-    terms = codes[positions].astype(np.uint64) * powers[exponents]
-    return np.add.reduceat(terms, first)
+    top = int(ends.max())
+    running = np.zeros(top + 1, dtype=np.uint64)
+    np.cumsum(codes[:top].astype(np.uint64) * _powers(_INVERSE, top), out=running[1:])
+    return (running[ends] - running[starts]) * _powers(_MULTIPLIER, top)[ends - 1]
+
+
+_INVERSE = np.uint64(pow(int(_MULTIPLIER), -1, 2**64))
+"""The inverse of :data:`_MULTIPLIER` modulo 2**64."""
+
+
+def _powers(base: np.uint64, count: int) -> np.ndarray:
+    """``base**0 .. base**(count - 1)`` modulo 2**64 (uint64 arithmetic wraps)."""
+    out = np.full(count, base, dtype=np.uint64)
+    out[:1] = 1
+    return np.cumprod(out, out=out)
 
 
 def analyse(
