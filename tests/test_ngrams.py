@@ -177,3 +177,14 @@ def test_batch_words_are_the_words_of_each_lower_cased_text(texts):
     ]
     assert list(zip(found.rows.tolist(), words, strict=True)) == expected
     assert len(set(found.distinct)) == len(found.distinct)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 4, 1 << 20])
+def test_span_hashes_are_the_same_in_chunks(monkeypatch, chunk):
+    monkeypatch.setattr(ngrams, "_CHUNK_CODES", chunk)
+    monkeypatch.setattr(ngrams, "_power_cache", None)
+    codes = np.array([0, 104, 105, 0x1D518, 32, 0xFFFF, 7, 65, 0, 66, 67, 68, 69], dtype=np.uint32)
+    starts, ends = np.array([1, 3, 4, 9, 12]), np.array([3, 4, 8, 12, 13])
+    found = ngrams._span_hashes(codes, starts, ends)
+    expected = [reference_span_hash(codes[a:b].tolist()) for a, b in zip(starts, ends, strict=True)]
+    assert found.tolist() == expected

@@ -242,21 +242,44 @@ def word_ngrams(
 
 def _span_hashes(codes: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """The polynomial hash ``sum(codes[i] * M**(end - 1 - i))`` of each span
-    ``codes[start:end]`` (spans non-empty, in order), modulo 2**64.
+    ``codes[start:end]`` (spans non-empty, disjoint, in order), modulo 2**64.
 
     From running sums: ``M`` is odd, so it has an inverse ``W`` modulo 2**64, and a span's
-    hash is ``M**(end - 1) * (P[end] - P[start])`` with ``P[j] = sum(codes[i] * W**i, i < j)``:
-    the same integers as summing each span's terms, with a few passes over the codes."""
-    if len(starts) == 0:
-        return np.zeros(0, dtype=np.uint64)
-    top = int(ends.max())
-    running = np.zeros(top + 1, dtype=np.uint64)
-    np.cumsum(codes[:top].astype(np.uint64) * _powers(_INVERSE, top), out=running[1:])
-    return (running[ends] - running[starts]) * _powers(_MULTIPLIER, top)[ends - 1]
+    hash is ``M**(end - 1) * (P[end] - P[start])`` with ``P[j] = sum(codes[i] * W**i, i < j)``,
+    positions counted from a chunk's first span: the same integers as summing each span's
+    terms, in a few passes over at most :data:`_CHUNK_CODES` codes at a time."""
+    out = np.empty(len(starts), dtype=np.uint64)
+    first = 0
+    while first < len(starts):
+        base = int(starts[first])
+        stop = max(int(np.searchsorted(ends, base + _CHUNK_CODES, side="right")), first + 1)
+        size = int(ends[stop - 1]) - base
+        inverse_powers, powers = _power_tables(size)
+        running = np.zeros(size + 1, dtype=np.uint64)
+        terms = codes[base : base + size].astype(np.uint64) * inverse_powers[:size]
+        np.cumsum(terms, out=running[1:])
+        span_starts, span_ends = starts[first:stop] - base, ends[first:stop] - base
+        out[first:stop] = (running[span_ends] - running[span_starts]) * powers[span_ends - 1]
+        first = stop
+    return out
 
 
+_CHUNK_CODES = 1 << 20
+"""Span hashes are computed over this many codes at a time (bounds their memory)."""
 _INVERSE = np.uint64(pow(int(_MULTIPLIER), -1, 2**64))
 """The inverse of :data:`_MULTIPLIER` modulo 2**64."""
+_power_cache: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def _power_tables(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """``W**i`` and ``M**i`` modulo 2**64 for ``i`` below at least ``count``: built once for
+    a chunk, and for one span longer than a chunk each time (not kept)."""
+    global _power_cache
+    if count > _CHUNK_CODES:
+        return _powers(_INVERSE, count), _powers(_MULTIPLIER, count)
+    if _power_cache is None or len(_power_cache[0]) < _CHUNK_CODES:
+        _power_cache = (_powers(_INVERSE, _CHUNK_CODES), _powers(_MULTIPLIER, _CHUNK_CODES))
+    return _power_cache
 
 
 def _powers(base: np.uint64, count: int) -> np.ndarray:
