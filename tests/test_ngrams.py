@@ -85,7 +85,8 @@ def test_the_vocabulary_keeps_the_most_frequent_ngrams():
 
 def test_frequencies_count_texts_and_occurrences_of_each_ngram():
     texts = ["news news today", "today", "news", "", "old news"]
-    hashes, documents, occurrences = NgramTfidf("word")._frequencies(texts)
+    counted = NgramTfidf("word")._frequencies(texts)
+    hashes, documents, occurrences = counted.hashes, counted.documents, counted.occurrences
     found = word_ngrams(texts, 1, 1, spans=True)
     names = {
         value: found.joined[a:b]
@@ -188,3 +189,21 @@ def test_span_hashes_are_the_same_in_chunks(monkeypatch, chunk):
     found = ngrams._span_hashes(codes, starts, ends)
     expected = [reference_span_hash(codes[a:b].tolist()) for a, b in zip(starts, ends, strict=True)]
     assert found.tolist() == expected
+
+
+@pytest.mark.parametrize("batch_texts", [1, 2, 8192])
+@pytest.mark.parametrize(
+    ("analyzer", "ngram_range", "reference"),
+    [("word", (1, 2), reference_word_ngrams), ("char_wb", (2, 4), reference_char_ngrams)],
+)
+def test_names_come_from_the_frequency_pass(
+    monkeypatch, batch_texts, analyzer, ngram_range, reference
+):
+    monkeypatch.setattr(ngrams, "BATCH_TEXTS", batch_texts)
+    texts = ["", "All, RIGHTS reserved!", "İstanbul café", "all rights", "", "Café İstanbul 東京"]
+    fitted = NgramTfidf(analyzer, ngram_range, min_df=2).fit(texts)
+    documents = Counter(g for text in texts for g in set(reference(text, *ngram_range)))
+    assert sorted(fitted.get_feature_names_out()) == sorted(
+        g for g, n in documents.items() if n >= 2
+    )
+    assert fitted.transform(["all rights"]).nnz > 0

@@ -298,13 +298,30 @@ def analyse(
     return word_ngrams(texts, n_min, n_max, spans=spans)
 
 
-def _batch_frequencies(found: Ngrams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The batch's distinct n-gram hashes (sorted), the number of texts each stands in and
-    its number of occurrences, from one stable sort: an n-gram's occurrences come in text
-    order (each length's n-grams are listed along the batch, and lengths hash apart), so a
-    text is new to its n-gram where the row changes within the n-gram's run."""
+@dataclass
+class Counted:
+    """The n-grams of some texts: each distinct hash (sorted), the number of texts it
+    stands in, its number of occurrences, and where it first occurs (its ``batch``, and
+    ``start:end`` in that batch's ``joined`` text), to name it."""
+
+    hashes: np.ndarray
+    documents: np.ndarray
+    occurrences: np.ndarray
+    batch: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    joined: list[str]
+
+
+def _batch_frequencies(found: Ngrams, batch: int = 0) -> Counted:
+    """The batch's distinct n-gram hashes (sorted), the number of texts each stands in,
+    its number of occurrences and its first occurrence, from one stable sort: an n-gram's
+    occurrences come in text order (each length's n-grams are listed along the batch, and
+    lengths hash apart), so a text is new to its n-gram where the row changes within the
+    n-gram's run, and the run's first entry is the first occurrence (``found`` with spans)."""
     if len(found.hashes) == 0:
-        return np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+        empty = np.zeros(0, np.int64)
+        return Counted(np.zeros(0, np.uint64), empty, empty, empty, empty, empty, [found.joined])
     order = np.argsort(found.hashes, kind="stable")
     hashes, rows = found.hashes[order], found.rows[order]
     new_hash = np.ones(len(hashes), dtype=bool)
@@ -314,7 +331,16 @@ def _batch_frequencies(found: Ngrams) -> tuple[np.ndarray, np.ndarray, np.ndarra
     starts = np.flatnonzero(new_hash)
     occurrences = np.diff(np.append(starts, len(hashes)))
     documents = np.add.reduceat(new_text.astype(np.int64), starts)
-    return hashes[starts], documents, occurrences
+    first = order[starts]
+    return Counted(
+        hashes[starts],
+        documents,
+        occurrences,
+        np.full(len(starts), batch, dtype=np.int64),
+        found.starts[first],
+        found.ends[first],
+        [found.joined],
+    )
 
 
 def _batches(texts: list[str]) -> Iterable[tuple[int, list[str]]]:
@@ -355,59 +381,57 @@ class NgramTfidf(TransformerMixin, BaseEstimator):
         if not 1 <= n_min <= n_max:
             raise ValueError(f"ngram_range must be 1 <= min <= max, not {self.ngram_range}")
         texts = _as_texts(X)
-        hashes, documents, occurrences = self._frequencies(texts)
+        counted = self._frequencies(texts)
+        documents = counted.documents
         keep = np.flatnonzero(documents >= self.min_df)
         if self.max_features is not None and len(keep) > self.max_features:
-            order = np.argsort(-occurrences[keep], kind="stable")[: self.max_features]
+            order = np.argsort(-counted.occurrences[keep], kind="stable")[: self.max_features]
             keep = keep[order]
         if len(keep) == 0:
             raise ValueError("no n-grams left: the texts are empty or min_df is too high")
-        keep = keep[np.argsort(_bucket(hashes[keep]), kind="stable")]
+        keep = keep[np.argsort(_bucket(counted.hashes[keep]), kind="stable")]
         self.__dict__.pop("_bucket_starts", None)
-        self.hashes_ = hashes[keep]
+        self.hashes_ = counted.hashes[keep]
         self.idf_ = (np.log((1 + len(texts)) / (1 + documents[keep])) + 1).astype(np.float32)
-        self.terms_ = self._names(texts)
+        self.terms_ = self._names(counted, keep)
         self.n_features_out_ = len(keep)
         return self
 
-    def _frequencies(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every n-gram's hash (sorted), the number of texts it stands in and its number
-        of occurrences (``max_features`` keeps the most frequent, as scikit-learn does)."""
+    def _frequencies(self, texts: list[str]) -> Counted:
+        """Every n-gram's hash (sorted), the number of texts it stands in, its number of
+        occurrences (``max_features`` keeps the most frequent, as scikit-learn does) and
+        its first occurrence in the texts."""
         parts = [
-            _batch_frequencies(analyse(batch, self.analyzer, self.ngram_range))
-            for _, batch in _batches(texts)
+            _batch_frequencies(analyse(batch, self.analyzer, self.ngram_range, spans=True), k)
+            for k, (_, batch) in enumerate(_batches(texts))
         ]
         if not parts:
-            return np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+            return _batch_frequencies(_collect([], [], [], None, "", spans=False))
         if len(parts) == 1:
             return parts[0]
-        hashes, inverse = np.unique(np.concatenate([p[0] for p in parts]), return_inverse=True)
+        every = np.concatenate([p.hashes for p in parts])
+        # Stable: a hash's first entry is that of the first batch it stands in.
+        hashes, first, inverse = np.unique(every, return_index=True, return_inverse=True)
         inverse = inverse.ravel()
-        merged = [
-            np.bincount(inverse, weights=np.concatenate([p[k] for p in parts])).astype(np.int64)
-            for k in (1, 2)
-        ]
-        return hashes, merged[0], merged[1]
+        documents, occurrences = (
+            np.bincount(inverse, weights=np.concatenate([getattr(p, k) for p in parts])).astype(
+                np.int64
+            )
+            for k in ("documents", "occurrences")
+        )
+        batch, start, end = (
+            np.concatenate([getattr(p, k) for p in parts])[first] for k in ("batch", "start", "end")
+        )
+        joined = [text for p in parts for text in p.joined]
+        return Counted(hashes, documents, occurrences, batch, start, end, joined)
 
-    def _names(self, texts: list[str]) -> np.ndarray:
-        """A name for each vocabulary hash: the (normalised) text of its first occurrence."""
-        names = np.full(len(self.hashes_), "", dtype=object)
-        missing = np.ones(len(self.hashes_), dtype=bool)
-        for _, batch in _batches(texts):
-            found = analyse(batch, self.analyzer, self.ngram_range, spans=True)
-            where, hit = self._lookup(found.hashes)
-            columns, first = np.unique(where[hit], return_index=True)
-            new = missing[columns]
-            spans = np.flatnonzero(hit)[first[new]]
-            bounds = zip(found.starts[spans], found.ends[spans], strict=True)
-            texts_of = [found.joined[a:b] for a, b in bounds]
-            if self.analyzer == "word":  # the tokens, without what stands between them
-                texts_of = [" ".join(_TOKEN.findall(text)) for text in texts_of]
-            names[columns[new]] = texts_of
-            missing[columns[new]] = False
-            if not missing.any():
-                break
-        return np.array(names.tolist(), dtype=str)
+    def _names(self, counted: Counted, keep: np.ndarray) -> np.ndarray:
+        """A name for each kept n-gram: the (normalised) text of its first occurrence."""
+        bounds = zip(counted.batch[keep], counted.start[keep], counted.end[keep], strict=True)
+        names = [counted.joined[k][a:b] for k, a, b in bounds]
+        if self.analyzer == "word":  # the tokens, without what stands between them
+            names = [" ".join(_TOKEN.findall(text)) for text in names]
+        return np.array(names, dtype=str)
 
     def _lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The vocabulary column of each hash, and whether it is in the vocabulary at all.
