@@ -333,11 +333,12 @@ STAGE_RUNS = 2
 def time_stages(in_dir: Path) -> None:
     """Print the CPU seconds of each prediction stage of the shipped model on the dumps of
     ``in_dir`` (run as a child: one process, one thread)."""
+    import newsseg
     from newsseg.dataset import read_documents
     from newsseg.features import DOC_COLUMN, document_slices
-    from newsseg.model import load_model, probability_context
+    from newsseg.model import probability_context
 
-    model, _ = load_model()
+    model = newsseg.load_model()
     frame = read_documents([in_dir], labeled=False)[[DOC_COLUMN, "text"]]
     model.predict_with_proba(frame.iloc[:200])  # tables built once, outside the timing
     doc_ids = frame[DOC_COLUMN]
