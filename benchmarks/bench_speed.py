@@ -1,18 +1,23 @@
 """Speed and scale benchmark: prints numbers, asserts nothing.
 
-    python benchmarks/bench_speed.py [--corpus ../shared/corpus] [--sizes 1000,10000,100000]
-                                     [--predict-paragraphs 100000] [--jobs 1,2]
+    python benchmarks/bench_speed.py [--corpus ../shared/corpus] [--predict-paragraphs 94000]
+                                     [--jobs 1,2] [--text-sizes 1000,10000] [--large]
+                                     [--sizes 1000,10000,100000]
 
 Every labeler runs as a child process, measured alike: wall time from its start (interpreter,
 imports, model load) to its last file written, and its own peak RSS.
 
 Prints, for a corpus made by replicating the labeled corpus with light perturbation:
-- training time (one core) and peak memory vs number of paragraphs;
+- the shipped model's file size, import and load time (importing skops, then reading the file);
 - end-to-end prediction (read files, label, write files) with ``newsseg predict``:
-  paragraphs/s, documents/s and peak RSS, for each ``--jobs`` value;
-- the same file work by a plain regex/position rule labeler written here (the yardstick),
-  and fastText supervised when it is installed;
-- the shipped model's file size and load time (importing skops, then reading the file).
+  paragraphs/s, documents/s, peak RSS and the ratio to the rule labeler, for each ``--jobs``
+  value; the same file work by a plain regex/position rule labeler written here (the
+  yardstick), and fastText supervised when it is installed;
+- CPU seconds of each stage of the shipped model's prediction on the same paragraphs (one
+  thread, one process);
+- training time (one core) of the text features (word and character TF-IDF, the topic
+  vocabulary) at ``--text-sizes`` paragraphs (``--large`` adds 100k);
+- with ``--sizes``, training time and peak memory of ``newsseg train`` (minutes each).
 """
 
 from __future__ import annotations
@@ -305,7 +310,121 @@ def bench_prediction(documents, paragraphs: int, jobs: list[int], rng, work: Pat
             if job_count != 1:
                 speedup = by_jobs[1].seconds / measured.seconds
                 lines.append(f"--jobs {job_count} speedup over --jobs 1: {speedup:.2f}x")
+    lines += ["", *bench_stages(in_dir)]
     return lines
+
+
+def bench_stages(in_dir: Path) -> list[str]:
+    """The shipped model's prediction stage by stage, timed in a child process."""
+    output = subprocess.run(
+        this_script("--stages", str(in_dir)),
+        check=True,
+        capture_output=True,
+        text=True,
+        env=newsseg_env(threads=1),
+    )
+    return output.stdout.rstrip("\n").split("\n")
+
+
+STAGE_RUNS = 2
+"""Each stage is timed this many times; the smaller CPU time is printed."""
+
+
+def time_stages(in_dir: Path) -> None:
+    """Print the CPU seconds of each prediction stage of the shipped model on the dumps of
+    ``in_dir`` (run as a child: one process, one thread)."""
+    import newsseg
+    from newsseg.dataset import read_documents
+    from newsseg.features import DOC_COLUMN, document_slices
+    from newsseg.model import probability_context
+
+    model = newsseg.load_model()
+    frame = read_documents([in_dir], labeled=False)[[DOC_COLUMN, "text"]]
+    model.predict_with_proba(frame.iloc[:200])  # tables built once, outside the timing
+    doc_ids = frame[DOC_COLUMN]
+    slices = document_slices(doc_ids)
+    seconds: dict[str, list[float]] = {}
+
+    def timed(name: str, stage):
+        start = time.process_time()
+        value = stage()
+        seconds.setdefault(name, []).append(time.process_time() - start)
+        return value
+
+    def run_once() -> None:
+        text = timed("text TF-IDF (words, characters)", lambda: model.features_.transform(frame))
+        proba = timed(
+            "text model (logistic regression)",
+            lambda: model._align(model.classifier_.predict_proba(text), model.classifier_),
+        )
+        layout = timed("layout cues", lambda: model.layout_.transform(frame))
+        timed("topic cues (TF-IDF, similarities)", lambda: model.topic_.transform(frame))
+        timed(
+            "context and structure cues",
+            lambda: (
+                probability_context(proba, doc_ids, model.classes_),
+                model.structure_features(doc_ids, proba, layout),
+            ),
+        )
+        stacked = model.stage_two_features(frame)  # the stages above, again: not counted
+        booster = timed("quantiser and booster", lambda: model.stage_two_proba(stacked))
+        timed(
+            "decoding (Viterbi, marginals)",
+            lambda: (model._decode(booster, slices), model._reported_proba(booster, slices)),
+        )
+
+    for _ in range(STAGE_RUNS):
+        run_once()
+    rows = [[name, f"{min(values):.2f}"] for name, values in seconds.items()]
+    rows.append(["total", f"{sum(min(values) for values in seconds.values()):.2f}"])
+    print(f"prediction stages on {len(frame)} paragraphs ({len(slices)} documents), CPU seconds")
+    print(f"of one thread, the smaller of {STAGE_RUNS} runs:\n")
+    print("\n".join(table(["stage", "CPU seconds"], rows)))
+
+
+TEXT_SIZES = "1000,10000"
+LARGE_TEXT_SIZE = 100_000
+
+
+def bench_text_training(documents, sizes: list[int], rng: random.Random, work: Path) -> list[str]:
+    """Training time of the text features (the TF-IDF steps ``newsseg train`` fits: words,
+    characters and the topic vocabulary) on replicated paragraphs, each size in a child."""
+    rows = []
+    for size in sizes:
+        replicas = replicate(documents, size, rng)
+        texts = work / f"texts-{size}.txt"
+        texts.write_text("".join(f"{one_line(t)}\n" for _, lines in replicas for _, t in lines))
+        output = subprocess.run(
+            one_core(this_script("--fit-text", str(texts))),
+            check=True,
+            capture_output=True,
+            text=True,
+            env=newsseg_env(threads=1),
+        )
+        rows.append(output.stdout.split())
+        texts.unlink()
+    header = ["paragraphs", "words s", "characters s", "topic words s", "total s (1 core)"]
+    return ["text features training (NgramTfidf.fit, one core):", "", *table(header, rows)]
+
+
+def fit_text(path: Path) -> None:
+    """Fit the text feature steps of a default model on the lines of ``path`` (as a child)
+    and print the paragraphs and the CPU seconds of each."""
+    import pandas as pd
+
+    from newsseg.features import TopicFeatures, paragraph_features
+
+    texts = path.read_text(encoding="utf-8").splitlines()
+    union = paragraph_features()
+    seconds = []
+    for _, step, _ in union.transformers:
+        start = time.process_time()
+        step.fit(texts)
+        seconds.append(time.process_time() - start)
+    start = time.process_time()
+    TopicFeatures().fit(pd.DataFrame({"text": texts}))
+    seconds.append(time.process_time() - start)
+    print(len(texts), *(f"{value:.2f}" for value in seconds), f"{sum(seconds):.2f}")
 
 
 MODEL_LOAD_RUNS = 3
@@ -343,15 +462,27 @@ def bench_model_file() -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--sizes", default="1000,10000,50000,100000,200000")
-    parser.add_argument("--predict-paragraphs", type=int, default=100_000)
+    parser.add_argument(
+        "--sizes", default="", help="paragraphs to train newsseg on, e.g. 1000,10000,100000"
+    )
+    parser.add_argument("--predict-paragraphs", type=int, default=94_000)
     parser.add_argument("--jobs", default="1,2")
+    parser.add_argument("--text-sizes", default=TEXT_SIZES)
+    parser.add_argument("--large", action="store_true", help="text features at 100k too")
+    parser.add_argument("--stages", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--fit-text", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--rule-labeler", nargs=2, type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--fasttext", nargs=3, type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--fasttext-train", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rule_labeler:  # run as a child, so that it is measured as newsseg is
         rule_predict(*args.rule_labeler)
+        return
+    if args.stages:
+        time_stages(args.stages)
+        return
+    if args.fit_text:
+        fit_text(args.fit_text)
         return
     if args.fasttext:
         fasttext_predict(*args.fasttext)
@@ -371,6 +502,11 @@ def main() -> None:
         print("\n".join(bench_model_file()), end="\n\n", flush=True)
         prediction = bench_prediction(documents, args.predict_paragraphs, jobs, rng, work)
         print("\n".join(prediction), end="\n\n", flush=True)
+        text_sizes = [int(size) for size in args.text_sizes.split(",") if size]
+        text_sizes += [LARGE_TEXT_SIZE] if args.large else []
+        if text_sizes:
+            lines = bench_text_training(documents, text_sizes, rng, work)
+            print("\n".join(lines), end="\n\n", flush=True)
         if sizes:
             print("\n".join(bench_training(documents, sizes, rng, work)), flush=True)
 

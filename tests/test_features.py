@@ -294,3 +294,78 @@ def test_topic_cues_of_a_long_document_need_no_quadratic_memory():
     assert peak < 200e6, peak
     sim_rest = cues[:, features.TOPIC_CUES.index("sim_rest")]
     np.testing.assert_allclose(sim_rest, 1.0, rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- exact rewrites
+# Each rewritten hot path against a plain reference on small hand-written inputs.
+
+
+def _reference_repeats(texts: list[str], doc_ids: list[str]) -> list[float]:
+    normalised = [" ".join(re.findall(r"\w+", text.lower())) for text in texts]
+    keys = list(zip(doc_ids, normalised, strict=True))
+    return [float(keys.count(key) - 1) for key in keys]
+
+
+def test_repeats_in_document_match_a_plain_count():
+    texts = ["Read more", "read  MORE!", "Body text here.", "", "", "Read more", "İstanbul", "ß"]
+    doc_ids = ["a", "a", "a", "a", "a", "b", "b", "b"]
+    table = layout_frame(pd.Series(texts), pd.Series(doc_ids))
+    assert table["repeats_in_document"].tolist() == _reference_repeats(texts, doc_ids)
+
+
+def test_repeats_in_document_of_one_very_long_line_stay_small():
+    # Once a fixed-width array of rows x the longest line: 200k rows would take gigabytes.
+    texts = ["word " * 20_000] + ["short line"] * 200_000
+    table = layout_frame(pd.Series(texts), pd.Series(["a"] * len(texts)))
+    assert table["repeats_in_document"].iloc[0] == 0.0
+    assert table["repeats_in_document"].iloc[1] == 199_999.0
+
+
+TRICKY_TEXTS = [
+    "Markets rally as rates fall",
+    "Markets fell; rates ROSE and markets... rally?",
+    "",
+    "A to be or",
+    "İstanbul ŞEHİR café naïve 東京 ﬁnance",
+    "istanbul şehir CAFÉ the",
+    "Only one paragraph here",
+    "   ",
+    "Σίσυφος ΟΔΟΣ οδος",
+]
+TRICKY_DOCS = ["a", "a", "a", "a", "b", "b", "c", "d", "e"]
+
+
+def _reference_headline_overlap(texts: list[str], doc_ids: list[str]) -> list[float]:
+    out, headline = [], set()
+    for i, text in enumerate(texts):
+        words = {w for w in re.findall(r"\w+", text.lower()) if len(w) > 2}
+        if i == 0 or doc_ids[i] != doc_ids[i - 1]:
+            headline = words
+        out.append(len(words & headline) / max(len(headline), 1))
+    return out
+
+
+@pytest.mark.parametrize("size", [0, 1, 3, len(TRICKY_TEXTS)])
+def test_headline_word_overlap_matches_a_plain_set_count(size):
+    texts, doc_ids = TRICKY_TEXTS[:size], TRICKY_DOCS[:size]
+    documents = features.Documents(pd.Series(doc_ids, dtype=object))
+    found = features.headline_word_overlap(features.batch_words(texts), documents)
+    assert found.tolist() == _reference_headline_overlap(texts, doc_ids)
+
+
+def test_distinct_word_counts_match_a_plain_set_count():
+    batch = features.ParagraphBatch(TRICKY_TEXTS)
+    long_word = lambda word: len(word) > 3  # noqa: E731 (a test of a word, as the cues give)
+    expected = [
+        len({w for w in re.findall(r"\w+", t.lower()) if long_word(w)}) for t in TRICKY_TEXTS
+    ]
+    assert batch.count_distinct_words(long_word).tolist() == expected
+    assert features.ParagraphBatch([]).count_distinct_words(long_word).tolist() == []
+
+
+@pytest.mark.parametrize(
+    "keys", [[], [5], [3, 1, 3, 2, 1], [2**40, -(2**40), 0, 2**40], list(range(10, 0, -1)) * 3]
+)
+def test_distinct_sorted_is_numpy_unique(keys):
+    keys = np.array(keys, dtype=np.int64)
+    assert np.array_equal(features.distinct_sorted(keys), np.unique(keys))

@@ -85,7 +85,8 @@ def test_the_vocabulary_keeps_the_most_frequent_ngrams():
 
 def test_frequencies_count_texts_and_occurrences_of_each_ngram():
     texts = ["news news today", "today", "news", "", "old news"]
-    hashes, documents, occurrences = NgramTfidf("word")._frequencies(texts)
+    counted = NgramTfidf("word")._frequencies(texts)
+    hashes, documents, occurrences = counted.hashes, counted.documents, counted.occurrences
     found = word_ngrams(texts, 1, 1, spans=True)
     names = {
         value: found.joined[a:b]
@@ -138,3 +139,71 @@ def test_bad_parameters_are_refused_in_fit(params, message):
 def test_one_string_is_not_a_batch():
     with pytest.raises(ValueError, match="iterable of texts"):
         NgramTfidf().fit("some text")
+
+
+# --------------------------------------------------------------------------- exact rewrites
+
+UNICODE_TEXTS = [
+    "",
+    "İstanbul ŞEHİR",
+    "café  naïve",
+    "東京 ﬁnance 𝔘𝔫𝔦",
+    "Σίσυφος ΟΔΟΣ",
+    "a_b 12 x\x00y",
+]
+
+
+def reference_span_hash(codes: list[int]) -> int:
+    value = 0
+    for code in codes:
+        value = (value * int(ngrams._MULTIPLIER) + code) % 2**64
+    return value
+
+
+def test_span_hashes_are_the_polynomial_of_each_span():
+    codes = np.array([0, 104, 105, 0x1D518, 32, 0xFFFF, 7, 65, 0, 66], dtype=np.uint32)
+    starts, ends = np.array([1, 3, 4, 9]), np.array([3, 4, 8, 10])
+    found = ngrams._span_hashes(codes, starts, ends)
+    expected = [reference_span_hash(codes[a:b].tolist()) for a, b in zip(starts, ends, strict=True)]
+    assert found.tolist() == expected
+    assert ngrams._span_hashes(codes, starts[:0], ends[:0]).tolist() == []
+
+
+@pytest.mark.parametrize("texts", [[], [""], ["", " "], UNICODE_TEXTS, ["Word"] * 3])
+def test_batch_words_are_the_words_of_each_lower_cased_text(texts):
+    found = ngrams.batch_words(texts)
+    words = [found.distinct[kind] for kind in found.kinds]
+    expected = [
+        (row, w) for row, text in enumerate(texts) for w in re.findall(r"\w+", text.lower())
+    ]
+    assert list(zip(found.rows.tolist(), words, strict=True)) == expected
+    assert len(set(found.distinct)) == len(found.distinct)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 4, 1 << 20])
+def test_span_hashes_are_the_same_in_chunks(monkeypatch, chunk):
+    monkeypatch.setattr(ngrams, "_CHUNK_CODES", chunk)
+    monkeypatch.setattr(ngrams, "_power_cache", None)
+    codes = np.array([0, 104, 105, 0x1D518, 32, 0xFFFF, 7, 65, 0, 66, 67, 68, 69], dtype=np.uint32)
+    starts, ends = np.array([1, 3, 4, 9, 12]), np.array([3, 4, 8, 12, 13])
+    found = ngrams._span_hashes(codes, starts, ends)
+    expected = [reference_span_hash(codes[a:b].tolist()) for a, b in zip(starts, ends, strict=True)]
+    assert found.tolist() == expected
+
+
+@pytest.mark.parametrize("batch_texts", [1, 2, 8192])
+@pytest.mark.parametrize(
+    ("analyzer", "ngram_range", "reference"),
+    [("word", (1, 2), reference_word_ngrams), ("char_wb", (2, 4), reference_char_ngrams)],
+)
+def test_names_come_from_the_frequency_pass(
+    monkeypatch, batch_texts, analyzer, ngram_range, reference
+):
+    monkeypatch.setattr(ngrams, "BATCH_TEXTS", batch_texts)
+    texts = ["", "All, RIGHTS reserved!", "İstanbul café", "all rights", "", "Café İstanbul 東京"]
+    fitted = NgramTfidf(analyzer, ngram_range, min_df=2).fit(texts)
+    documents = Counter(g for text in texts for g in set(reference(text, *ngram_range)))
+    assert sorted(fitted.get_feature_names_out()) == sorted(
+        g for g, n in documents.items() if n >= 2
+    )
+    assert fitted.transform(["all rights"]).nnz > 0

@@ -115,8 +115,22 @@ class ParagraphBatch:
         distinct = self.word_list.distinct
         passes = np.fromiter(map(test, distinct), bool, len(distinct))
         hits = passes[self.word_list.kinds]
-        pairs = np.unique(self.word_list.rows[hits] * len(distinct) + self.word_list.kinds[hits])
+        pairs = distinct_sorted(
+            self.word_list.rows[hits] * len(distinct) + self.word_list.kinds[hits]
+        )
         return np.bincount(pairs // max(len(distinct), 1), minlength=len(self)).astype(float)
+
+
+def distinct_sorted(keys: np.ndarray) -> np.ndarray:
+    """``np.unique(keys)`` of integer keys, by a sort and a comparison of neighbours (numpy's
+    ``unique`` hashes first, then sorts what it found: several times slower here)."""
+    keys = np.sort(keys)
+    if len(keys) == 0:
+        return keys
+    new = np.empty(len(keys), dtype=bool)
+    new[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=new[1:])
+    return keys[new]
 
 
 _END_CHARS = 8
@@ -523,8 +537,7 @@ def block_cues(texts: pd.Series, doc_ids: pd.Series, cues: pd.DataFrame) -> pd.D
     np.minimum.at(footer_start, runs[footer_rows], position[footer_rows])
     after_footer = position > footer_start[runs]
     since_footer = np.where(after_footer, position - footer_start[runs].clip(max=len(runs)) - 1, 0)
-    normalised = [" ".join(_WORD.findall(text.lower())) for text in texts.tolist()]
-    repeats = pd.Series(normalised).groupby([runs, normalised], sort=False).transform("size")
+    repeats = _repeats_in_document(texts, runs)
     log_words = cues["log_words"].to_numpy()
     body = pd.Series(log_words).where(position >= 1).groupby(runs).transform("median")
     strong_seen = documents.cumsum(strong)
@@ -542,7 +555,7 @@ def block_cues(texts: pd.Series, doc_ids: pd.Series, cues: pd.DataFrame) -> pd.D
             "strong_legal_after": documents.total(strong) - strong_seen,
             "in_footer": after_footer.astype(float),
             "log_since_footer": np.log1p(since_footer),
-            "repeats_in_document": repeats.to_numpy(float) - 1,
+            "repeats_in_document": repeats - 1,
             "log_words_vs_median": log_words - body.fillna(0.0).to_numpy(),
             "window_log_words": documents.window_mean(log_words, WINDOW),
             "window_ends_with_stop": documents.window_mean(
@@ -551,6 +564,16 @@ def block_cues(texts: pd.Series, doc_ids: pd.Series, cues: pd.DataFrame) -> pd.D
             "window_strong_legal": documents.neighbours_max(strong),
         }
     )
+
+
+def _repeats_in_document(texts: pd.Series, runs: np.ndarray) -> np.ndarray:
+    """How many rows of its document have each row's words (lower case, in order)."""
+    normalised = pd.Series(
+        [" ".join(_WORD.findall(text.lower())) for text in texts.tolist()], dtype=object
+    )
+    # A Series, not a list, as the key: pandas turns a list of strings into a fixed-width
+    # array first (rows x the longest paragraph: gigabytes for one long line).
+    return normalised.groupby([runs, normalised], sort=False).transform("size").to_numpy(float)
 
 
 def document_slices(doc_ids: pd.Series) -> list[slice]:
@@ -803,12 +826,16 @@ def headline_word_overlap(words: Words, documents: Documents) -> np.ndarray:
     long_kind = np.fromiter((len(w) > 2 for w in words.distinct), bool, len(words.distinct))
     keep = long_kind[words.kinds]
     rows, kinds = words.rows[keep], words.kinds[keep]
-    pairs = np.unique(rows * n_kinds + kinds)  # each word once a paragraph
+    pairs = distinct_sorted(rows * n_kinds + kinds)  # each word once a paragraph
     rows, kinds = pairs // n_kinds, pairs % n_kinds
     document = documents.runs[rows]
     is_headline = documents.position[rows] == 0
-    headline_keys = document[is_headline] * n_kinds + kinds[is_headline]
-    shared = np.isin(document * n_kinds + kinds, headline_keys)
+    keys = document * n_kinds + kinds
+    # Sorted, as the pairs are by row and a document's rows are consecutive: a binary search
+    # finds each pair's word among its document's headline words.
+    headline_keys = keys[is_headline]
+    where = np.minimum(np.searchsorted(headline_keys, keys), max(len(headline_keys) - 1, 0))
+    shared = headline_keys[where] == keys if len(headline_keys) else np.zeros(len(keys), bool)
     headline_size = np.bincount(document[is_headline], minlength=len(documents.size))
     counts = np.bincount(rows[shared], minlength=n_rows)
     return counts / np.maximum(headline_size[documents.runs], 1)

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.preprocessing import normalize
@@ -190,12 +191,21 @@ def batch_words(texts: list[str]) -> Words:
     lowered = [text.lower() for text in texts]
     codes, rows = code_points(lowered)
     starts, ends = word_spans(codes)
-    hashes = _span_hashes(codes, starts, ends)
-    _, first, kinds = np.unique(hashes, return_index=True, return_inverse=True)
+    kinds, n_kinds = _first_seen_codes(_span_hashes(codes, starts, ends))
+    # Codes count up in order of first appearance: a kind's first word is where the running
+    # maximum of the codes first reaches it.
+    first = np.searchsorted(np.maximum.accumulate(kinds), np.arange(n_kinds))
     joined = _SEPARATOR.join(lowered)
     spans = zip(starts[first].tolist(), ends[first].tolist(), strict=True)
     distinct = [joined[a:b] for a, b in spans]
-    return Words(rows[starts], kinds.ravel(), distinct)
+    return Words(rows[starts], kinds, distinct)
+
+
+def _first_seen_codes(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """A code for each value, 0, 1, 2, ... in order of first appearance (a hash table, not
+    a sort), and how many different values there are."""
+    codes, uniques = pd.factorize(values, sort=False)
+    return codes.astype(np.intp, copy=False), len(uniques)
 
 
 def word_ngrams(
@@ -231,18 +241,52 @@ def word_ngrams(
 
 
 def _span_hashes(codes: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """The polynomial hash of each span ``codes[start:end]`` (spans non-empty, disjoint)."""
-    if len(starts) == 0:
-        return np.zeros(0, dtype=np.uint64)
-    lengths = ends - starts
-    first = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    offsets = np.arange(lengths.sum()) - np.repeat(first, lengths)
-    positions = np.repeat(starts, lengths) + offsets
-    exponents = np.repeat(lengths, lengths) - 1 - offsets
-    powers = np.cumprod(np.full(int(lengths.max()), _MULTIPLIER, dtype=np.uint64))
-    powers = np.concatenate([[np.uint64(1)], powers[:-1]])
-    terms = codes[positions].astype(np.uint64) * powers[exponents]
-    return np.add.reduceat(terms, first)
+    """The polynomial hash ``sum(codes[i] * M**(end - 1 - i))`` of each span
+    ``codes[start:end]`` (spans non-empty, disjoint, in order), modulo 2**64.
+
+    From running sums: ``M`` is odd, so it has an inverse ``W`` modulo 2**64, and a span's
+    hash is ``M**(end - 1) * (P[end] - P[start])`` with ``P[j] = sum(codes[i] * W**i, i < j)``,
+    positions counted from a chunk's first span: the same integers as summing each span's
+    terms, in a few passes over at most :data:`_CHUNK_CODES` codes at a time."""
+    out = np.empty(len(starts), dtype=np.uint64)
+    first = 0
+    while first < len(starts):
+        base = int(starts[first])
+        stop = max(int(np.searchsorted(ends, base + _CHUNK_CODES, side="right")), first + 1)
+        size = int(ends[stop - 1]) - base
+        inverse_powers, powers = _power_tables(size)
+        running = np.zeros(size + 1, dtype=np.uint64)
+        terms = codes[base : base + size].astype(np.uint64) * inverse_powers[:size]
+        np.cumsum(terms, out=running[1:])
+        span_starts, span_ends = starts[first:stop] - base, ends[first:stop] - base
+        out[first:stop] = (running[span_ends] - running[span_starts]) * powers[span_ends - 1]
+        first = stop
+    return out
+
+
+_CHUNK_CODES = 1 << 20
+"""Span hashes are computed over this many codes at a time (bounds their memory)."""
+_INVERSE = np.uint64(pow(int(_MULTIPLIER), -1, 2**64))
+"""The inverse of :data:`_MULTIPLIER` modulo 2**64."""
+_power_cache: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def _power_tables(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """``W**i`` and ``M**i`` modulo 2**64 for ``i`` below at least ``count``: built once for
+    a chunk, and for one span longer than a chunk each time (not kept)."""
+    global _power_cache
+    if count > _CHUNK_CODES:
+        return _powers(_INVERSE, count), _powers(_MULTIPLIER, count)
+    if _power_cache is None or len(_power_cache[0]) < _CHUNK_CODES:
+        _power_cache = (_powers(_INVERSE, _CHUNK_CODES), _powers(_MULTIPLIER, _CHUNK_CODES))
+    return _power_cache
+
+
+def _powers(base: np.uint64, count: int) -> np.ndarray:
+    """``base**0 .. base**(count - 1)`` modulo 2**64 (uint64 arithmetic wraps)."""
+    out = np.full(count, base, dtype=np.uint64)
+    out[:1] = 1
+    return np.cumprod(out, out=out)
 
 
 def analyse(
@@ -254,13 +298,30 @@ def analyse(
     return word_ngrams(texts, n_min, n_max, spans=spans)
 
 
-def _batch_frequencies(found: Ngrams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The batch's distinct n-gram hashes (sorted), the number of texts each stands in and
-    its number of occurrences, from one stable sort: an n-gram's occurrences come in text
-    order (each length's n-grams are listed along the batch, and lengths hash apart), so a
-    text is new to its n-gram where the row changes within the n-gram's run."""
+@dataclass
+class Counted:
+    """The n-grams of some texts: each distinct hash (sorted), the number of texts it
+    stands in, its number of occurrences, and where it first occurs (its ``batch``, and
+    ``start:end`` in that batch's ``joined`` text), to name it."""
+
+    hashes: np.ndarray
+    documents: np.ndarray
+    occurrences: np.ndarray
+    batch: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    joined: list[str]
+
+
+def _batch_frequencies(found: Ngrams, batch: int = 0) -> Counted:
+    """The batch's distinct n-gram hashes (sorted), the number of texts each stands in,
+    its number of occurrences and its first occurrence, from one stable sort: an n-gram's
+    occurrences come in text order (each length's n-grams are listed along the batch, and
+    lengths hash apart), so a text is new to its n-gram where the row changes within the
+    n-gram's run, and the run's first entry is the first occurrence (``found`` with spans)."""
     if len(found.hashes) == 0:
-        return np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+        empty = np.zeros(0, np.int64)
+        return Counted(np.zeros(0, np.uint64), empty, empty, empty, empty, empty, [found.joined])
     order = np.argsort(found.hashes, kind="stable")
     hashes, rows = found.hashes[order], found.rows[order]
     new_hash = np.ones(len(hashes), dtype=bool)
@@ -270,7 +331,16 @@ def _batch_frequencies(found: Ngrams) -> tuple[np.ndarray, np.ndarray, np.ndarra
     starts = np.flatnonzero(new_hash)
     occurrences = np.diff(np.append(starts, len(hashes)))
     documents = np.add.reduceat(new_text.astype(np.int64), starts)
-    return hashes[starts], documents, occurrences
+    first = order[starts]
+    return Counted(
+        hashes[starts],
+        documents,
+        occurrences,
+        np.full(len(starts), batch, dtype=np.int64),
+        found.starts[first],
+        found.ends[first],
+        [found.joined],
+    )
 
 
 def _batches(texts: list[str]) -> Iterable[tuple[int, list[str]]]:
@@ -311,59 +381,57 @@ class NgramTfidf(TransformerMixin, BaseEstimator):
         if not 1 <= n_min <= n_max:
             raise ValueError(f"ngram_range must be 1 <= min <= max, not {self.ngram_range}")
         texts = _as_texts(X)
-        hashes, documents, occurrences = self._frequencies(texts)
+        counted = self._frequencies(texts)
+        documents = counted.documents
         keep = np.flatnonzero(documents >= self.min_df)
         if self.max_features is not None and len(keep) > self.max_features:
-            order = np.argsort(-occurrences[keep], kind="stable")[: self.max_features]
+            order = np.argsort(-counted.occurrences[keep], kind="stable")[: self.max_features]
             keep = keep[order]
         if len(keep) == 0:
             raise ValueError("no n-grams left: the texts are empty or min_df is too high")
-        keep = keep[np.argsort(_bucket(hashes[keep]), kind="stable")]
+        keep = keep[np.argsort(_bucket(counted.hashes[keep]), kind="stable")]
         self.__dict__.pop("_bucket_starts", None)
-        self.hashes_ = hashes[keep]
+        self.hashes_ = counted.hashes[keep]
         self.idf_ = (np.log((1 + len(texts)) / (1 + documents[keep])) + 1).astype(np.float32)
-        self.terms_ = self._names(texts)
+        self.terms_ = self._names(counted, keep)
         self.n_features_out_ = len(keep)
         return self
 
-    def _frequencies(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every n-gram's hash (sorted), the number of texts it stands in and its number
-        of occurrences (``max_features`` keeps the most frequent, as scikit-learn does)."""
+    def _frequencies(self, texts: list[str]) -> Counted:
+        """Every n-gram's hash (sorted), the number of texts it stands in, its number of
+        occurrences (``max_features`` keeps the most frequent, as scikit-learn does) and
+        its first occurrence in the texts."""
         parts = [
-            _batch_frequencies(analyse(batch, self.analyzer, self.ngram_range))
-            for _, batch in _batches(texts)
+            _batch_frequencies(analyse(batch, self.analyzer, self.ngram_range, spans=True), k)
+            for k, (_, batch) in enumerate(_batches(texts))
         ]
         if not parts:
-            return np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+            return _batch_frequencies(_collect([], [], [], None, "", spans=False))
         if len(parts) == 1:
             return parts[0]
-        hashes, inverse = np.unique(np.concatenate([p[0] for p in parts]), return_inverse=True)
+        every = np.concatenate([p.hashes for p in parts])
+        # Stable: a hash's first entry is that of the first batch it stands in.
+        hashes, first, inverse = np.unique(every, return_index=True, return_inverse=True)
         inverse = inverse.ravel()
-        merged = [
-            np.bincount(inverse, weights=np.concatenate([p[k] for p in parts])).astype(np.int64)
-            for k in (1, 2)
-        ]
-        return hashes, merged[0], merged[1]
+        documents, occurrences = (
+            np.bincount(inverse, weights=np.concatenate([getattr(p, k) for p in parts])).astype(
+                np.int64
+            )
+            for k in ("documents", "occurrences")
+        )
+        batch, start, end = (
+            np.concatenate([getattr(p, k) for p in parts])[first] for k in ("batch", "start", "end")
+        )
+        joined = [text for p in parts for text in p.joined]
+        return Counted(hashes, documents, occurrences, batch, start, end, joined)
 
-    def _names(self, texts: list[str]) -> np.ndarray:
-        """A name for each vocabulary hash: the (normalised) text of its first occurrence."""
-        names = np.full(len(self.hashes_), "", dtype=object)
-        missing = np.ones(len(self.hashes_), dtype=bool)
-        for _, batch in _batches(texts):
-            found = analyse(batch, self.analyzer, self.ngram_range, spans=True)
-            where, hit = self._lookup(found.hashes)
-            columns, first = np.unique(where[hit], return_index=True)
-            new = missing[columns]
-            spans = np.flatnonzero(hit)[first[new]]
-            bounds = zip(found.starts[spans], found.ends[spans], strict=True)
-            texts_of = [found.joined[a:b] for a, b in bounds]
-            if self.analyzer == "word":  # the tokens, without what stands between them
-                texts_of = [" ".join(_TOKEN.findall(text)) for text in texts_of]
-            names[columns[new]] = texts_of
-            missing[columns[new]] = False
-            if not missing.any():
-                break
-        return np.array(names.tolist(), dtype=str)
+    def _names(self, counted: Counted, keep: np.ndarray) -> np.ndarray:
+        """A name for each kept n-gram: the (normalised) text of its first occurrence."""
+        bounds = zip(counted.batch[keep], counted.start[keep], counted.end[keep], strict=True)
+        names = [counted.joined[k][a:b] for k, a, b in bounds]
+        if self.analyzer == "word":  # the tokens, without what stands between them
+            names = [" ".join(_TOKEN.findall(text)) for text in names]
+        return np.array(names, dtype=str)
 
     def _lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The vocabulary column of each hash, and whether it is in the vocabulary at all.
