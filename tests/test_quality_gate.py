@@ -126,6 +126,4 @@ def test_the_command_reads_a_models_metadata_and_exits_1_on_failure(quality_gate
 def test_the_shipped_baseline_holds_the_corpus_hash_and_the_test_cases(quality_gate):
     baseline = quality_gate.load_baseline()
     assert len(baseline.corpus_sha256) == 64
-    assert {"corpus-cv", "held-out-sites", "reviewed-quarter-cv"} <= set(
-        baseline.cases
-    )
+    assert {"corpus-cv", "held-out-sites", "reviewed-quarter-cv"} <= set(baseline.cases)
