@@ -40,6 +40,7 @@ from newsseg.config import (
     document_site,
 )
 from newsseg.errors import InputError, OutputError
+from newsseg.runs import run_slices
 
 COLUMNS = ["doc_id", "text", "label", "source", "line", "site"]
 TABLE_COLUMNS = ("doc_id", "text")
@@ -1066,11 +1067,8 @@ def csv_lines(rows: Iterable[Sequence]) -> list[str]:
 def document_runs(doc_ids: Sequence) -> list[tuple[object, list[slice]]]:
     """Each document's rows as slices, documents in order of first appearance (rows of a
     document that are apart are gathered, as ``groupby(sort=False)`` does)."""
-    if len(doc_ids) == 0:
-        return []
     values = np.asarray(doc_ids, dtype=object)
-    starts = np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1]])).tolist()
     runs: dict[object, list[slice]] = {}
-    for start, end in zip(starts, [*starts[1:], len(values)], strict=True):
-        runs.setdefault(values[start], []).append(slice(start, end))
+    for part in run_slices(values):
+        runs.setdefault(values[part.start], []).append(part)
     return list(runs.items())

@@ -29,6 +29,7 @@ from newsseg.ngrams import (
     character_classes,
     code_points,
 )
+from newsseg.runs import run_numbers, run_slices, run_starts
 
 MAX_CHARS = 2000
 """Cues and n-grams read this many leading characters of a paragraph."""
@@ -456,7 +457,7 @@ class Documents:
     def __init__(self, doc_ids: pd.Series) -> None:
         self.runs = _runs(doc_ids)
         n = len(self.runs)
-        self.first_row = np.flatnonzero(np.diff(self.runs, prepend=-1) != 0)
+        self.first_row = run_starts(self.runs)
         self.size = np.diff(np.append(self.first_row, n))
         self.start = np.repeat(self.first_row, self.size)
         """The first row of each row's document."""
@@ -508,14 +509,14 @@ def longest_runs(flags: np.ndarray, documents: Documents) -> tuple[np.ndarray, n
     position and length (0 and 0 when there is none), one value per document."""
     n_docs = len(documents.first_row)
     same_as_previous = documents.position > 0
-    run_starts = np.flatnonzero(flags & ~(np.roll(flags, 1) & same_as_previous))
+    flag_starts = np.flatnonzero(flags & ~(np.roll(flags, 1) & same_as_previous))
     run_ends = np.flatnonzero(flags & ~(np.roll(flags, -1) & np.roll(same_as_previous, -1)))
-    lengths = run_ends - run_starts + 1
-    run_documents = documents.runs[run_starts]
-    order = np.lexsort((run_starts, -lengths, run_documents))
-    best = order[np.diff(run_documents[order], prepend=-1) != 0]
+    lengths = run_ends - flag_starts + 1
+    run_documents = documents.runs[flag_starts]
+    order = np.lexsort((flag_starts, -lengths, run_documents))
+    best = order[run_starts(run_documents[order])]
     start, length = np.zeros(n_docs, dtype=int), np.zeros(n_docs, dtype=int)
-    start[run_documents[best]] = documents.position[run_starts[best]]
+    start[run_documents[best]] = documents.position[flag_starts[best]]
     length[run_documents[best]] = lengths[best]
     return start, length
 
@@ -578,21 +579,12 @@ def _repeats_in_document(texts: pd.Series, runs: np.ndarray) -> np.ndarray:
 
 def document_slices(doc_ids: pd.Series) -> list[slice]:
     """One slice per run of consecutive rows of the same document."""
-    runs = _runs(doc_ids)
-    if len(runs) == 0:
-        return []
-    starts = np.flatnonzero(np.concatenate([[True], runs[1:] != runs[:-1]]))
-    ends = np.append(starts[1:], len(runs))
-    return [slice(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+    return run_slices(pd.Series(doc_ids).to_numpy())
 
 
 def _runs(doc_ids: pd.Series) -> np.ndarray:
     """A number for each run of equal consecutive ``doc_id`` values."""
-    values = pd.Series(doc_ids).to_numpy()
-    if len(values) == 0:
-        return np.zeros(0, dtype=int)
-    changes = np.concatenate([[False], values[1:] != values[:-1]])
-    return np.cumsum(changes)
+    return run_numbers(pd.Series(doc_ids).to_numpy())
 
 
 def layout_frame(texts: pd.Series, doc_ids: pd.Series) -> pd.DataFrame:
@@ -732,7 +724,7 @@ class _Terms:
         it (exactly 0 where no other row shares a term with it)."""
         term, row, value = self.term[self.order], self.row[self.order], self.values[self.order]
         running = np.cumsum(value)
-        first = np.flatnonzero(np.diff(term, prepend=-1) != 0)
+        first = run_starts(term)
         size = np.diff(np.append(first, len(term)))
         group_start = np.repeat(first, size)
         group_last = np.repeat(first + size - 1, size)
