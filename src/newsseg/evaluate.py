@@ -23,6 +23,7 @@ from newsseg.config import BODY_LABEL, LABELS
 from newsseg.dataset import COLLECTION_COLUMN, TIER_COLUMN, Weighting
 from newsseg.features import document_slices
 from newsseg.progress import Track, silent
+from newsseg.runs import run_slices
 
 SHINGLE_SIZE = 4
 """``body_f1`` compares multisets of this many consecutive ``\\w+`` tokens."""
@@ -118,23 +119,13 @@ def error_blocks(
 
 def _error_runs(truth: np.ndarray, guess: np.ndarray) -> list[tuple[int, int]]:
     """``(start, end)`` of each maximal run of the same wrong (true, predicted) pair."""
-    runs = []
-    start = None
-    for i in range(len(truth) + 1):
-        same = (
-            start is not None
-            and i < len(truth)
-            and truth[i] == truth[start]
-            and guess[i] == guess[start]
-        )
-        if same:
-            continue
-        if start is not None:
-            runs.append((start, i))
-            start = None
-        if i < len(truth) and truth[i] != guess[i]:
-            start = i
-    return runs
+    true_codes, guess_codes = pd.factorize(truth)[0], pd.factorize(guess)[0]
+    pairs = true_codes * (guess_codes.max(initial=0) + 1) + guess_codes
+    return [
+        (part.start, part.stop)
+        for part in run_slices(pairs)
+        if truth[part.start] != guess[part.start]
+    ]
 
 
 # --------------------------------------------------------------------------- scores

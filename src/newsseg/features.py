@@ -437,7 +437,7 @@ def position_cues(doc_ids: pd.Series) -> pd.DataFrame:
 
 def neighbour_cues(cues: pd.DataFrame, doc_ids: pd.Series) -> pd.DataFrame:
     """Selected cues of the previous and next paragraph (zero past the document's ends)."""
-    runs = _runs(doc_ids)
+    runs = run_numbers(doc_ids)
     selected = cues[list(NEIGHBOUR_CUES)].groupby(runs, sort=False)
     previous = selected.shift(1).fillna(0.0).add_prefix("prev_")
     following = selected.shift(-1).fillna(0.0).add_prefix("next_")
@@ -455,7 +455,7 @@ class Documents:
     once (rows of a document consecutive)."""
 
     def __init__(self, doc_ids: pd.Series) -> None:
-        self.runs = _runs(doc_ids)
+        self.runs = run_numbers(doc_ids)
         n = len(self.runs)
         self.first_row = run_starts(self.runs)
         self.size = np.diff(np.append(self.first_row, n))
@@ -580,11 +580,6 @@ def _repeats_in_document(texts: pd.Series, runs: np.ndarray) -> np.ndarray:
 def document_slices(doc_ids: pd.Series) -> list[slice]:
     """One slice per run of consecutive rows of the same document."""
     return run_slices(pd.Series(doc_ids).to_numpy())
-
-
-def _runs(doc_ids: pd.Series) -> np.ndarray:
-    """A number for each run of equal consecutive ``doc_id`` values."""
-    return run_numbers(pd.Series(doc_ids).to_numpy())
 
 
 def layout_frame(texts: pd.Series, doc_ids: pd.Series) -> pd.DataFrame:
