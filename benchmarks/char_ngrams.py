@@ -21,7 +21,8 @@ import joblib
 from cv_args import cv_parser, read_corpus
 
 from newsseg.evaluate import cross_validate
-from newsseg.features import CHAR_MAX_FEATURES, paragraph_features
+from newsseg.feature_steps import paragraph_features
+from newsseg.features import CHAR_MAX_FEATURES
 from newsseg.model import ParagraphLabeler
 
 SPEED_PARAGRAPHS = 100_000

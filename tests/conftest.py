@@ -72,12 +72,40 @@ TINY_PARAMS = {"word_max_features": 500, "char_max_features": 1000, "boost_itera
 
 @pytest.fixture(scope="session")
 def tiny_model_path(tiny_corpus, tmp_path_factory) -> Path:
-    """A model trained on the tiny corpus and saved as a skops file."""
+    """A model trained on the tiny corpus and saved as a model file (of arrays)."""
     from newsseg.api import train
 
-    path = tmp_path_factory.mktemp("models") / "tiny.skops"
+    path = tmp_path_factory.mktemp("models") / "tiny.npz"
     train([tiny_corpus], path, params=TINY_PARAMS)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_fitted(tiny_corpus):
+    """A ParagraphLabeler fitted on the tiny corpus, and its training metadata."""
+    from newsseg import dataset, model_file
+    from newsseg.model import ParagraphLabeler
+
+    frame = dataset.read_corpus([tiny_corpus])
+    model = ParagraphLabeler(**TINY_PARAMS).fit(frame[["doc_id", "text"]], frame["label"])
+    metadata = model_file.training_metadata(
+        model,
+        frame,
+        ["headline", "body", "legal", "teaser"],
+        dataset.NO_SELECTION,
+        dataset.NO_WEIGHTING,
+    )
+    return model, metadata
+
+
+@pytest.fixture(scope="session")
+def tiny_legacy_path(tiny_fitted, tmp_path_factory) -> Path:
+    """The tiny model as newsseg 0.x saved it: a skops archive (reading it needs skops)."""
+    pytest.importorskip("skops")
+    from tests.legacy_files import write_skops_model
+
+    model, metadata = tiny_fitted
+    return write_skops_model(model, tmp_path_factory.mktemp("legacy") / "tiny.skops", metadata)
 
 
 @pytest.fixture(scope="session")

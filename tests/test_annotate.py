@@ -103,7 +103,7 @@ def test_save_writes_a_labeled_dump_that_train_reads(session, tmp_path):
     )
     # `newsseg train OUT` reads what the app saved, as it is.
     session.save(0, true_labels(0))
-    model = tmp_path / "retrained.skops"
+    model = tmp_path / "retrained.npz"
     result = CliRunner().invoke(app, ["train", str(tmp_path / "out"), "-o", str(model)])
     assert result.exit_code == 0, result.output
     assert "trained on 2 documents" in result.output

@@ -90,7 +90,7 @@ def test_predict_output_dir_writes_labeled_dumps_named_by_stem(dump, tiny_model_
 
 
 def test_train_with_cv_then_evaluate_with_json(tiny_corpus, tmp_path):
-    model_path = tmp_path / "m.skops"
+    model_path = tmp_path / "m.npz"
     result = run(
         "train",
         str(tiny_corpus),
@@ -123,7 +123,7 @@ def test_train_with_cv_then_evaluate_with_json(tiny_corpus, tmp_path):
 
 
 def test_train_and_evaluate_use_only_the_selected_documents(tiny_corpus, tmp_path):
-    model_path = tmp_path / "m.skops"
+    model_path = tmp_path / "m.npz"
     params = ["--exclude", "site=daily-planet,bay-news", "--exclude", "site=river-times"]
     result = run("train", str(tiny_corpus), "-o", str(model_path), *params)
     assert result.exit_code == 0, result.output
@@ -138,14 +138,14 @@ def test_train_and_evaluate_use_only_the_selected_documents(tiny_corpus, tmp_pat
 
 
 def test_train_weighs_documents_and_records_it(tiny_corpus, tmp_path):
-    model_path = tmp_path / "w.skops"
+    model_path = tmp_path / "w.npz"
     weight = ["--weight", "site=daily-planet,bay-news:teaser=0.5"]
     result = run("train", str(tiny_corpus), "-o", str(model_path), *weight)
     assert result.exit_code == 0, result.output
     assert read_metadata(model_path)["training_data"]["weighting"] == [
         {"column": "site", "values": ["bay-news", "daily-planet"], "label": "teaser", "weight": 0.5}
     ]
-    result = run("train", str(tiny_corpus), "-o", str(tmp_path / "x.skops"), "--weight", "site=a")
+    result = run("train", str(tiny_corpus), "-o", str(tmp_path / "x.npz"), "--weight", "site=a")
     assert result.exit_code == 2 and "'--weight'" in result.output
 
 
@@ -170,15 +170,15 @@ def test_missing_input_file(tiny_model_path, tmp_path):
 def test_tsv_line_without_tab_in_training_data(tmp_path):
     bad = tmp_path / "bad.tsv"
     bad.write_text("headline\tTitle\nbody without tab\n", encoding="utf-8")
-    result = run("train", str(bad), "-o", str(tmp_path / "m.skops"))
+    result = run("train", str(bad), "-o", str(tmp_path / "m.npz"))
     assert_one_line_error(result, "bad.tsv:2", "no tab")
-    assert not (tmp_path / "m.skops").exists()
+    assert not (tmp_path / "m.npz").exists()
 
 
 def test_label_outside_the_label_set(tmp_path):
     bad = tmp_path / "bad.tsv"
     bad.write_text("headline\tTitle\nadvert\tBuy now\n", encoding="utf-8")
-    result = run("train", str(bad), "-o", str(tmp_path / "m.skops"))
+    result = run("train", str(bad), "-o", str(tmp_path / "m.npz"))
     assert_one_line_error(result, "bad.tsv:2", "'advert'", "--labels")
 
 
@@ -359,11 +359,11 @@ def test_inspect_the_default_model():
     result = run("inspect", "--top", "2")
     assert result.exit_code == 0, result.output
     assert "5-fold cross-validation grouped by site" in result.stdout
-    assert "default.skops" in result.stdout
+    assert "default.npz" in result.stdout
 
 
 def test_inspect_a_missing_model_is_one_line(tmp_path):
-    assert_one_line_error(run("inspect", str(tmp_path / "none.skops")), "no such model file")
+    assert_one_line_error(run("inspect", str(tmp_path / "none.npz")), "no such model file")
 
 
 def test_progress_bars_stay_off_stdout(dump, tiny_model_path):
@@ -403,7 +403,7 @@ def test_no_sequence_takes_each_most_probable_label(dump, tiny_model_path):
 
 
 def test_train_with_ablation_records_it_and_inspect_shows_it(tiny_corpus, tmp_path):
-    model_path = tmp_path / "m.skops"
+    model_path = tmp_path / "m.npz"
     result = run("train", str(tiny_corpus), "-o", str(model_path), "--cv", "2", "--ablation")
     assert result.exit_code == 0, result.output
     assert "ablation: 2-fold cross-validation grouped by site" in result.stdout
@@ -420,13 +420,13 @@ def test_train_with_ablation_records_it_and_inspect_shows_it(tiny_corpus, tmp_pa
 
 
 def test_ablation_needs_cross_validation(tiny_corpus, tmp_path):
-    result = run("train", str(tiny_corpus), "-o", str(tmp_path / "m.skops"), "--ablation")
+    result = run("train", str(tiny_corpus), "-o", str(tmp_path / "m.npz"), "--ablation")
     assert_one_line_error(result, "--ablation needs --cv")
 
 
 def loaded_after(statement: str) -> list[str]:
     """Which heavy libraries a fresh interpreter has loaded after ``statement``."""
-    heavy = ("sklearn", "pandas", "matplotlib", "skops.io")
+    heavy = ("sklearn", "pandas", "matplotlib", "skops.io", "scipy")
     code = f"import sys; {statement}; print(*[m for m in {heavy!r} if m in sys.modules])"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
@@ -435,8 +435,10 @@ def loaded_after(statement: str) -> list[str]:
 
 
 def test_start_up_loads_only_what_a_command_needs():
-    """--help and usage errors need no scikit-learn; labeling needs no matplotlib, and skops
-    is imported when a model is loaded."""
+    """--help and usage errors need no scikit-learn; loading the default model and labeling
+    need neither scikit-learn, scipy, skops nor matplotlib (training and reports do)."""
     assert loaded_after("import newsseg.cli") == []
     assert loaded_after("import newsseg") == []
-    assert loaded_after("import newsseg.api") == ["sklearn", "pandas"]
+    assert loaded_after("import newsseg.api") == ["pandas"]
+    labeling = "import newsseg; newsseg.label_paragraphs(['A title', 'A body line.'])"
+    assert loaded_after(labeling) == ["pandas"]

@@ -76,7 +76,7 @@ def test_train_then_evaluate_on_held_out_sites(shared_corpus, tmp_path, quality_
         target = (test_dir if row.site in held_out else train_dir) / f"{row.doc_id}.tsv"
         target.write_bytes(source.read_bytes())
     (test_dir / "manifest.csv").write_bytes((shared_corpus / "manifest.csv").read_bytes())
-    model_path = tmp_path / "model.skops"
+    model_path = tmp_path / "model.npz"
     result = runner.invoke(app, ["train", str(train_dir), "-o", str(model_path)])
     assert result.exit_code == 0, result.output
     report = tmp_path / "scores.json"

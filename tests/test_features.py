@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from newsseg import features
-from newsseg.features import LayoutFeatures, layout_frame, paragraph_features
+from newsseg import feature_steps, features
+from newsseg.feature_steps import LayoutFeatures, paragraph_features
+from newsseg.features import layout_frame
 
 ORDER_DEPENDENT = (
     "position and neighbour cues depend on where a paragraph stands in its document, "
@@ -135,7 +136,7 @@ def test_topic_cues_tell_another_story_from_this_one():
     ]
     frame = pd.DataFrame({"doc_id": "d", "text": texts})
     training = pd.concat([frame, frame.assign(doc_id="e")], ignore_index=True)
-    topic = features.TopicFeatures().fit(training)
+    topic = feature_steps.TopicFeatures().fit(training)
     table = pd.DataFrame(topic.transform(frame), columns=topic.get_feature_names_out())
     assert table["sim_headline"][3] < min(table["sim_headline"][1], table["sim_headline"][2])
     assert table["sim_anchor"][3] < min(table["sim_anchor"][1], table["sim_anchor"][2])
@@ -146,7 +147,7 @@ def test_memory_counts_a_notice_repeated_across_three_dumps():
     stories = ("The mayor opened the bridge.", "A bakery won a prize.", "Rain closed schools.")
     rows = [(f"site__{n}", text) for n in range(3) for text in (stories[n], notice)]
     training = pd.DataFrame(rows, columns=["doc_id", "text"])
-    memory = features.ParagraphMemory().fit(training)
+    memory = feature_steps.ParagraphMemory().fit(training)
     seen = memory.transform_training(training)
     assert seen[1].tolist() == pytest.approx([np.log1p(2), 1.0])  # in two other dumps
     assert seen[0].tolist() == [0.0, 0.0]
@@ -156,7 +157,7 @@ def test_memory_counts_a_notice_repeated_across_three_dumps():
     # Within a batch, recurrence counts even for paragraphs the memory never saw.
     fresh = pd.DataFrame({"doc_id": ["x__1", "x__2"], "text": ["Read our new policy."] * 2})
     assert memory.transform(fresh)[:, 1].tolist() == [1.0, 1.0]
-    assert len(features.ParagraphMemory(max_items=0).fit(training).hashes_) == 0
+    assert len(feature_steps.ParagraphMemory(max_items=0).fit(training).hashes_) == 0
 
 
 # The text cues are computed over whole batches with array operations; each must say what
@@ -279,7 +280,7 @@ def test_sparse_topic_cues_equal_the_gram_matrix_cues(seed):
 def test_topic_cues_of_a_long_document_need_no_quadratic_memory():
     # 30 000 paragraphs sharing a word: a Gram matrix of them is 7.2 GB of float64. The
     # sparse sums hold a few arrays as long as the document's nonzero values.
-    topic = features.TopicFeatures().fit(
+    topic = feature_steps.TopicFeatures().fit(
         pd.DataFrame({"doc_id": ["a", "a", "b", "b"], "text": ["news today", "news", "x", "x"]})
     )
     n_rows = 30_000

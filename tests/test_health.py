@@ -63,7 +63,7 @@ def test_the_default_model_is_regularised_and_runs_all_its_iterations(tiny_frame
 
 
 def test_train_warns_records_the_warnings_and_the_cli_prints_them(tiny_corpus, tmp_path):
-    target = tmp_path / "bad.skops"
+    target = tmp_path / "bad.npz"
     with warnings.catch_warnings(record=True) as caught:  # it warns of several things
         warnings.simplefilter("always")
         metadata = api.train([tiny_corpus], target, params=DIVERGING)
@@ -72,7 +72,7 @@ def test_train_warns_records_the_warnings_and_the_cli_prints_them(tiny_corpus, t
     assert messages == metadata["health"]["warnings"]
     assert metadata["health"]["ok"] is False
     assert read_metadata(target)["health"] == metadata["health"]
-    good = api.train([tiny_corpus], tmp_path / "good.skops", params=TINY_PARAMS)
+    good = api.train([tiny_corpus], tmp_path / "good.npz", params=TINY_PARAMS)
     assert good["health"]["ok"] and good["health"]["warnings"] == []
 
 
@@ -80,7 +80,7 @@ def test_the_cli_prints_each_health_warning_for_tiny_data(tiny_corpus, tmp_path)
     one = tmp_path / "one"
     one.mkdir()
     (one / "solo__1.tsv").write_bytes(next(tiny_corpus.glob("*.tsv")).read_bytes())
-    result = CliRunner().invoke(app, ["train", str(one), "-o", str(tmp_path / "m.skops")])
+    result = CliRunner().invoke(app, ["train", str(one), "-o", str(tmp_path / "m.npz")])
     assert result.exit_code == 0, result.output
     assert "newsseg: WARNING: trained on only 1 document(s) of 1 site(s)" in result.stderr
     assert "recorded in" in result.stderr

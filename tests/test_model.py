@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import copy
-import json
-import zipfile
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,9 +11,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
 
 from newsseg import dataset, model, model_file, sequence, structure
-from newsseg.binning import BinQuantiser
 from newsseg.config import document_site
-from newsseg.errors import ModelError
 from newsseg.features import DOC_COLUMN, document_slices
 from newsseg.model import ParagraphLabeler
 
@@ -91,153 +86,6 @@ def test_top_features_explain_each_label(tiny_model_path):
 def test_invalid_sequence_mode_is_rejected_in_fit(tiny_frame):
     with pytest.raises(ValueError, match="sequence must be one of"):
         ParagraphLabeler(sequence="crf").fit(tiny_frame[["doc_id", "text"]], tiny_frame["label"])
-
-
-def test_save_load_round_trip_keeps_predictions_and_metadata(tiny_model_path, tiny_frame):
-    labeler, metadata = model_file.load(tiny_model_path)
-    X = tiny_frame[["doc_id", "text"]]
-    assert metadata["labels"] == ["headline", "body", "legal", "teaser"]
-    assert metadata["training_data"]["documents"] == 12
-    assert len(metadata["training_data"]["sha256"]) == 64
-    assert metadata["versions"]["scikit-learn"]
-    again, _ = model_file.load(tiny_model_path)
-    assert (labeler.predict(X) == again.predict(X)).all()
-
-
-def test_version_mismatch_says_how_to_retrain(tiny_model_path, tmp_path):
-    broken = tmp_path / "old.skops"
-    with zipfile.ZipFile(tiny_model_path) as source, zipfile.ZipFile(broken, "w") as target:
-        for item in source.infolist():
-            data = source.read(item)
-            if item.filename == "newsseg-meta.json":
-                meta = json.loads(data)
-                meta["versions"]["scikit-learn"] = "0.24.2"
-                data = json.dumps(meta).encode()
-            target.writestr(item, data)
-    with pytest.raises(ModelError, match=r"scikit-learn 0\.24\.2.*newsseg train"):
-        model_file.load(broken)
-
-
-def test_not_a_model_and_corrupt_model(tmp_path, tiny_model_path):
-    text = tmp_path / "notes.skops"
-    text.write_text("hello", encoding="utf-8")
-    with pytest.raises(ModelError, match="not a newsseg model"):
-        model_file.load(text)
-    truncated = tmp_path / "cut.skops"
-    truncated.write_bytes(tiny_model_path.read_bytes()[:5000])
-    with pytest.raises(ModelError):
-        model_file.load(truncated)
-    with pytest.raises(ModelError, match="no such model file"):
-        model_file.load(tmp_path / "missing.skops")
-
-
-class Boom:
-    """Unpickling this would run code: the refusal must come before unpickling."""
-
-    def __reduce__(self):
-        return (pytest.fail, ("a pickle was unpickled without --trust-pickle",))
-
-
-def test_pickle_models_need_explicit_trust(tmp_path, tiny_model_path):
-    crafted = tmp_path / "evil.joblib"
-    joblib.dump(Boom(), crafted)
-    with pytest.raises(ModelError, match=r"runs any code.*trust_pickle=True"):
-        model_file.load(crafted)
-    labeler, metadata = model_file.load(tiny_model_path)
-    trusted = tmp_path / "ok.joblib"
-    joblib.dump((labeler, metadata), trusted)
-    loaded, loaded_meta = model_file.load(trusted, trust_pickle=True)
-    assert loaded_meta == metadata
-    assert isinstance(loaded, ParagraphLabeler)
-
-
-def test_save_is_atomic_and_refuses_overwrite(tmp_path, tiny_model_path):
-    labeler, metadata = model_file.load(tiny_model_path)
-    target = tmp_path / "m.skops"
-    model_file.save(labeler, target, metadata)
-    from newsseg.errors import OutputError
-
-    with pytest.raises(OutputError, match="force=True"):
-        model_file.save(labeler, target, metadata, force=False)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.meta.json", "m.skops"]
-
-
-def test_saved_trees_are_packed_and_predict_bit_identically(tiny_frame, tmp_path):
-    X, y = tiny_frame[["doc_id", "text"]], tiny_frame["label"]
-    fitted = ParagraphLabeler(**{**TINY_PARAMS, "boost_iterations": 20}).fit(X, y)
-    target = tmp_path / "m.skops"
-    model_file.save(fitted, target, {"versions": model_file.library_versions()})
-    assert len(fitted.booster_._predictors) == 20  # saving leaves the fitted model whole
-    with zipfile.ZipFile(target) as archive:
-        assert "TreePredictor" not in archive.read("schema.json").decode()
-        assert len(archive.namelist()) < 60  # a few arrays, not three per tree
-    loaded, _ = model_file.load(target)
-    assert np.array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
-    assert (loaded.predict(X) == fitted.predict(X)).all()
-    pairs = [
-        (a, b)
-        for before, after in zip(
-            fitted.booster_._predictors, loaded.booster_._predictors, strict=True
-        )
-        for a, b in zip(before, after, strict=True)
-    ]
-    assert len(pairs) == 20 * 4
-    for a, b in pairs:
-        assert a.nodes.tobytes() == b.nodes.tobytes()
-        assert np.array_equal(a.raw_left_cat_bitsets, b.raw_left_cat_bitsets)
-        assert np.array_equal(a.binned_left_cat_bitsets, b.binned_left_cat_bitsets)
-    thresholds = zip(
-        fitted.booster_._bin_mapper.bin_thresholds_,
-        loaded.booster_._bin_mapper.bin_thresholds_,
-        strict=True,
-    )
-    assert all(np.array_equal(a, b) for a, b in thresholds)
-
-
-@pytest.mark.parametrize(
-    ("field", "value"), [("left", 10**6), ("right", 0), ("feature_idx", 10**6)]
-)
-def test_packed_trees_with_indices_out_of_range_are_refused(
-    tiny_model_path, tmp_path, monkeypatch, field, value
-):
-    """scikit-learn walks the trees without bounds checks: a crafted index must never
-    reach it (a child at 0 would loop for ever; a big one reads outside the arrays)."""
-    labeler, metadata = model_file.load(tiny_model_path)
-    pack = model.pack_booster
-
-    def tampered(booster):
-        copy, arrays = pack(booster)
-        nodes = arrays["nodes"].copy()
-        nodes[field][np.flatnonzero(nodes["is_leaf"] == 0)[0]] = value
-        return copy, {**arrays, "nodes": nodes}
-
-    monkeypatch.setattr(model, "pack_booster", tampered)
-    target = tmp_path / "crafted.skops"
-    model_file.save(labeler, target, metadata)
-    with pytest.raises(ModelError, match=r"corrupt model file.*out of range"):
-        model_file.load(target)
-
-
-def test_files_with_unchecked_tree_objects_are_refused(tiny_model_path, tmp_path, monkeypatch):
-    """Files saved before the trees were packed hold TreePredictor objects."""
-    from sklearn.base import BaseEstimator
-
-    labeler, metadata = model_file.load(tiny_model_path)
-    monkeypatch.setattr(ParagraphLabeler, "__getstate__", BaseEstimator.__getstate__)
-    target = tmp_path / "old-format.skops"
-    model_file.save(labeler, target, metadata)
-    with pytest.raises(ModelError, match=r"older newsseg.*newsseg train"):
-        model_file.load(target)
-
-
-def test_model_files_keep_the_bin_quantiser_and_older_ones_load_without(tiny_model_path):
-    labeler, _ = model_file.load(tiny_model_path)
-    assert isinstance(labeler.quantiser_, BinQuantiser)
-    state = labeler.__getstate__()
-    del state["quantiser_"]  # as saved before newsseg.binning
-    older = ParagraphLabeler.__new__(ParagraphLabeler)
-    older.__setstate__(state)
-    assert older.quantiser_ is None
 
 
 def test_composed_rows_get_the_text_model_view_of_unseen_text(tiny_frame):
@@ -376,7 +224,6 @@ def test_no_sequence_reports_the_plain_booster_probabilities(tiny_labeler, tiny_
 
 
 def clone_fitted(labeler: ParagraphLabeler, **params) -> ParagraphLabeler:
-    import copy
 
     changed = copy.copy(labeler)
     return changed.set_params(**params)
@@ -462,48 +309,6 @@ def test_emissions_divide_out_the_prior_the_booster_learned(tiny_labeler, tiny_f
     proba = unweighted.booster_proba(X)
     expected = sequence.log_proba(proba) - unweighted.log_prior_
     assert np.allclose(unweighted.log_emission(proba), np.tile(expected, sequence.ZONES))
-
-
-def test_a_zip_bomb_is_refused_before_it_is_inflated(tiny_model_path, tmp_path):
-    bomb = tmp_path / "bomb.skops"
-    bomb.write_bytes(tiny_model_path.read_bytes())
-    with (
-        zipfile.ZipFile(bomb, "a", compression=zipfile.ZIP_DEFLATED) as archive,
-        archive.open("zeros.npy", "w", force_zip64=True) as member,
-    ):
-        block = bytes(2**20)
-        for _ in range(300):  # 300 MB of zeros, stored in about 300 kB
-            member.write(block)
-    with pytest.raises(ModelError, match=r"refused: member 'zeros\.npy' would inflate"):
-        model_file.load(bomb)
-
-
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        ({"log_transitions_": lambda m: np.full_like(m.log_transitions_, np.nan)}, "no log-p"),
-        ({"log_transitions_": lambda m: np.zeros((3, 3))}, "has shape"),
-        ({"log_start_": lambda m: np.full_like(m.log_start_, -np.inf)}, "rules out every"),
-        ({"temperature_": lambda m: 0.0}, "temperature 0.0 outside"),
-        ({"log_prior_": lambda m: np.array([0.0, np.nan, 0.0, 0.0])}, "no log-probabilities"),
-        (
-            {"classes_": lambda m: np.array(["body", "body", "legal", "teaser"], dtype=object)},
-            "twice",
-        ),
-    ],
-    ids=["nan-transitions", "wrong-shape", "no-start", "zero-temperature", "nan-prior", "labels"],
-)
-def test_crafted_models_with_bad_state_are_one_clean_error(
-    tiny_model_path, tmp_path, change, message
-):
-    labeler, metadata = model_file.load(tiny_model_path)
-    crafted = copy.deepcopy(labeler)
-    for name, value in change.items():
-        setattr(crafted, name, value(labeler))
-    target = tmp_path / "crafted.skops"
-    model_file.save(crafted, target, metadata)
-    with pytest.raises(ModelError, match=message):
-        model_file.load(target)
 
 
 def test_a_label_set_with_an_extra_label_keeps_composed_pages_and_context_cues(tiny_frame):

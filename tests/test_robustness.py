@@ -16,13 +16,12 @@ from pathlib import Path
 
 import joblib
 import pytest
-import skops.io as sio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 from typer.testing import CliRunner
 
-from newsseg import api, cli, dataset
+from newsseg import api, cli, dataset, model_arrays, model_file
 from newsseg.cli import app
 from newsseg.errors import InputError, WorkerLostError
 from newsseg.features import MAX_CHARS
@@ -83,7 +82,7 @@ def test_missing_path_for_every_command(tmp_path, tiny_model_path):
     assert_one_line_error(run("predict", missing, *model_args(tiny_model_path)), "nope.txt")
     result = run("evaluate", tmp_path / "nope.tsv", *model_args(tiny_model_path))
     assert_one_line_error(result, "nope.tsv: no such file or folder")
-    result = run("train", tmp_path / "nope.tsv", "-o", tmp_path / "m.skops")
+    result = run("train", tmp_path / "nope.tsv", "-o", tmp_path / "m.npz")
     assert_one_line_error(result, "nope.tsv: no such file or folder")
     assert names(tmp_path) == []
 
@@ -134,7 +133,7 @@ def test_labeled_line_without_tab(tmp_path, tiny_model_path):
     bad.write_text("headline\tTitle\nbody text without a tab\n", encoding="utf-8")
     result = run("evaluate", bad, *model_args(tiny_model_path))
     assert_one_line_error(result, "bad.tsv:2: no tab")
-    result = run("train", bad, "-o", tmp_path / "m.skops")
+    result = run("train", bad, "-o", tmp_path / "m.npz")
     assert_one_line_error(result, "bad.tsv:2: no tab")
     assert names(tmp_path) == ["bad.tsv"]
 
@@ -143,13 +142,13 @@ def test_line_numbers_are_an_editors_line_numbers(tmp_path):
     # str.splitlines() would also break at U+2028, form feed and a lone CR.
     bad = tmp_path / "bad.tsv"
     bad.write_text("headline\tOne\u2028line\x0cstill\rone\nno tab\n", encoding="utf-8")
-    assert_one_line_error(run("train", bad, "-o", tmp_path / "m.skops"), "bad.tsv:2: no tab")
+    assert_one_line_error(run("train", bad, "-o", tmp_path / "m.npz"), "bad.tsv:2: no tab")
 
 
 def test_label_outside_the_label_set(tmp_path, tiny_corpus, tiny_model_path):
     advert = tmp_path / "ads.tsv"
     advert.write_text(LABELED + "advert\tBuy two, get one free\n", encoding="utf-8")
-    result = run("train", advert, "-o", tmp_path / "m.skops")
+    result = run("train", advert, "-o", tmp_path / "m.npz")
     assert_one_line_error(result, "ads.tsv:3: label 'advert'", "--labels")
     # evaluate and predict have no --labels: the model's labels are the label set.
     result = run("evaluate", advert, *model_args(tiny_model_path))
@@ -157,7 +156,7 @@ def test_label_outside_the_label_set(tmp_path, tiny_corpus, tiny_model_path):
     result = run("predict", advert, *model_args(tiny_model_path))
     assert_one_line_error(result, "ads.tsv:3: label 'advert'", "*.txt")
     # Declared, the new label is learnt, and the model's label set then includes it.
-    model_path = tmp_path / "m.skops"
+    model_path = tmp_path / "m.npz"
     labels = "headline,body,legal,teaser,advert"
     result = run("train", tiny_corpus, advert, "-o", model_path, "--labels", labels)
     assert result.exit_code == 0, result.output
@@ -166,14 +165,14 @@ def test_label_outside_the_label_set(tmp_path, tiny_corpus, tiny_model_path):
 
 
 def test_declared_label_set_must_not_be_empty(tiny_corpus, tmp_path):
-    result = run("train", tiny_corpus, "-o", tmp_path / "m.skops", "--labels", " , ")
+    result = run("train", tiny_corpus, "-o", tmp_path / "m.npz", "--labels", " , ")
     assert_one_line_error(result, "--labels")
 
 
 def test_training_data_with_a_single_label(tmp_path):
     one = tmp_path / "one.tsv"
     one.write_text("body\tFirst.\nbody\tSecond.\n", encoding="utf-8")
-    result = run("train", one, "-o", tmp_path / "m.skops")
+    result = run("train", one, "-o", tmp_path / "m.npz")
     assert_one_line_error(result, "one.tsv", "at least two different labels")
 
 
@@ -185,7 +184,7 @@ def test_empty_input(tmp_path, tiny_model_path):
     assert_one_line_error(result, "empty.txt: no paragraphs")
     result = run("evaluate", empty_tsv, *model_args(tiny_model_path))
     assert_one_line_error(result, "empty.tsv: no paragraphs")
-    result = run("train", empty_tsv, "-o", tmp_path / "m.skops")
+    result = run("train", empty_tsv, "-o", tmp_path / "m.npz")
     assert_one_line_error(result, "empty.tsv: no paragraphs")
     result = run("predict", "-", *model_args(tiny_model_path), input="")
     assert_one_line_error(result, "-: no paragraphs")
@@ -247,7 +246,7 @@ def test_doc_ids_that_are_no_file_names(tmp_path, tiny_model_path):
 
 
 def copy_with_metadata(source: Path, target: Path, metadata: bytes) -> None:
-    """``source``, a zip archive, with its newsseg metadata entry replaced by ``metadata``."""
+    """``source``, a 0.x skops archive, with its newsseg metadata entry replaced."""
     with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
         for item in old.infolist():
             if item.filename != "newsseg-meta.json":
@@ -255,19 +254,28 @@ def copy_with_metadata(source: Path, target: Path, metadata: bytes) -> None:
         new.writestr("newsseg-meta.json", metadata)
 
 
-def tiny_metadata(tiny_model_path: Path) -> bytes:
-    with zipfile.ZipFile(tiny_model_path) as archive:
-        return archive.read("newsseg-meta.json")
+def with_metadata(source: Path, target: Path, metadata: dict) -> None:
+    """``source``, a model file of arrays, with other metadata in its header."""
+    arrays = model_arrays.read(source)
+    with target.open("wb") as stream:
+        model_arrays.write(
+            stream, model_arrays.ModelArrays({**arrays.header, "metadata": metadata}, arrays.arrays)
+        )
 
 
-def test_corrupt_model_files(dump, tmp_path, tiny_model_path):
-    truncated = tmp_path / "cut.skops"
-    truncated.write_bytes(tiny_model_path.read_bytes()[:4000])
-    assert_one_line_error(run("predict", dump, *model_args(truncated)), "cut.skops")
+def tiny_metadata(model_path: Path) -> bytes:
+    return json.dumps(model_file.read_metadata(model_path)).encode()
+
+
+def test_corrupt_model_files(dump, tmp_path, tiny_model_path, tiny_legacy_path):
+    for source in (tiny_model_path, tiny_legacy_path):
+        truncated = tmp_path / f"cut{source.suffix}"
+        truncated.write_bytes(source.read_bytes()[:4000])
+        assert_one_line_error(run("predict", dump, *model_args(truncated)), truncated.name)
     garbled = tmp_path / "garbled.skops"
-    copy_with_metadata(tiny_model_path, garbled, b"[1, 2, 3]")
+    copy_with_metadata(tiny_legacy_path, garbled, b"[1, 2, 3]")
     assert_one_line_error(run("predict", dump, *model_args(garbled)), "corrupt model file")
-    with zipfile.ZipFile(tiny_model_path) as old, zipfile.ZipFile(garbled, "w") as new:
+    with zipfile.ZipFile(tiny_legacy_path) as old, zipfile.ZipFile(garbled, "w") as new:
         for item in old.infolist():
             data = old.read(item)
             new.writestr(item, b"{" if item.filename == "schema.json" else data)
@@ -277,6 +285,7 @@ def test_corrupt_model_files(dump, tmp_path, tiny_model_path):
 def test_files_that_are_not_models(dump, tmp_path, tiny_model_path):
     assert_one_line_error(run("predict", dump, *model_args(dump)), "page.txt: not a newsseg model")
     assert_one_line_error(run("predict", dump, *model_args(tmp_path)), "no such model file")
+    sio = pytest.importorskip("skops.io")  # below: 0.x model files, read with skops
     other = tmp_path / "other.skops"
     sio.dump(LogisticRegression(), other)
     assert_one_line_error(run("predict", dump, *model_args(other)), "no newsseg metadata")
@@ -284,15 +293,20 @@ def test_files_that_are_not_models(dump, tmp_path, tiny_model_path):
     copy_with_metadata(other, disguised, tiny_metadata(tiny_model_path))
     result = run("predict", dump, *model_args(disguised))
     assert_one_line_error(result, "disguised.skops", "holds no ParagraphLabeler")
+    renamed = tmp_path / "renamed.npz"  # a 0.x file under the new suffix
+    renamed.write_bytes(disguised.read_bytes())
+    assert_one_line_error(run("predict", dump, *model_args(renamed)), "renamed.npz", "skops")
 
 
-def test_model_of_another_scikit_learn_version(dump, tmp_path, tiny_model_path):
-    metadata = json.loads(tiny_metadata(tiny_model_path))
+def test_model_of_another_scikit_learn_version(dump, tmp_path, tiny_legacy_path):
+    metadata = json.loads(tiny_metadata(tiny_legacy_path))
     metadata["versions"]["scikit-learn"] = "0.24.2"
     old = tmp_path / "old.skops"
-    copy_with_metadata(tiny_model_path, old, json.dumps(metadata).encode())
+    copy_with_metadata(tiny_legacy_path, old, json.dumps(metadata).encode())
     result = run("predict", dump, *model_args(old))
     assert_one_line_error(result, "old.skops", "scikit-learn 0.24.2", "newsseg train")
+    # A model file of arrays is read by any scikit-learn, or none.
+    assert run("predict", dump).exit_code == 0
 
 
 class RunsCode:
@@ -326,11 +340,12 @@ class Gadget:
         self.armed = True
 
 
-def test_a_skops_file_with_an_untrusted_type_is_refused(dump, tmp_path, tiny_model_path):
-    labeler, _ = load_model(tiny_model_path)
+def test_a_skops_file_with_an_untrusted_type_is_refused(dump, tmp_path, tiny_fitted):
+    sio = pytest.importorskip("skops.io")
+    labeler, metadata = tiny_fitted
     bundle = tmp_path / "bundle.skops"
     sio.dump({"model": labeler, "gadget": Gadget()}, tmp_path / "plain.skops")
-    copy_with_metadata(tmp_path / "plain.skops", bundle, tiny_metadata(tiny_model_path))
+    copy_with_metadata(tmp_path / "plain.skops", bundle, json.dumps(metadata).encode())
     result = run("predict", dump, *model_args(bundle))
     assert_one_line_error(result, "bundle.skops", "does not trust", "Gadget")
 
@@ -341,8 +356,8 @@ def test_a_skops_file_with_an_untrusted_type_is_refused(dump, tmp_path, tiny_mod
 def test_output_under_a_regular_file(dump, tmp_path, tiny_corpus, tiny_model_path):
     blocker = tmp_path / "blocker"
     blocker.write_text("a file, not a folder", encoding="utf-8")
-    result = run("train", tiny_corpus, "-o", blocker / "m.skops")
-    assert_one_line_error(result, "blocker/m.skops", "is a file, not a folder")
+    result = run("train", tiny_corpus, "-o", blocker / "m.npz")
+    assert_one_line_error(result, "blocker/m.npz", "is a file, not a folder")
     result = run("predict", dump, *model_args(tiny_model_path), "-o", blocker / "out")
     assert_one_line_error(result, "blocker/out", "is a file, not a folder")
     result = run("predict", dump, *model_args(tiny_model_path), "-o", blocker)
@@ -353,11 +368,11 @@ def test_output_under_a_regular_file(dump, tmp_path, tiny_corpus, tiny_model_pat
 
 
 def test_output_that_is_a_folder(tmp_path, tiny_corpus, tiny_model_path):
-    folder = tmp_path / "m.skops"
+    folder = tmp_path / "m.npz"
     folder.mkdir()
     assert_one_line_error(run("train", tiny_corpus, "-o", folder, "--force"), "is a folder")
     result = run("evaluate", tiny_corpus, *model_args(tiny_model_path), "--json", folder)
-    assert_one_line_error(result, "m.skops: is a folder")
+    assert_one_line_error(result, "m.npz: is a folder")
 
 
 def test_output_folder_without_write_permission(dump, tmp_path, tiny_model_path, monkeypatch):
@@ -427,26 +442,26 @@ def test_json_report_is_never_half_written(tmp_path, tiny_corpus, tiny_model_pat
 
 
 def test_a_model_is_never_half_written(tmp_path, tiny_corpus, monkeypatch):
-    def dump_half(model, file, **kwargs):
-        Path(file).write_bytes(b"PK\x03\x04 half a model")
+    def write_half(stream, model):
+        stream.write(b"PK\x03\x04 half a model")
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     out = tmp_path / "models"
     out.mkdir()
-    (out / "m.skops").write_text("old model", encoding="utf-8")
+    (out / "m.npz").write_text("old model", encoding="utf-8")
     (out / "m.meta.json").write_text("old metadata", encoding="utf-8")
-    monkeypatch.setattr(sio, "dump", dump_half)
-    result = run("train", tiny_corpus, "-o", out / "m.skops", "--force")
-    assert_one_line_error(result, "m.skops: cannot write: No space left on device")
-    assert names(out) == ["m.meta.json", "m.skops"]
-    assert (out / "m.skops").read_text(encoding="utf-8") == "old model"
+    monkeypatch.setattr(model_arrays, "write", write_half)
+    result = run("train", tiny_corpus, "-o", out / "m.npz", "--force")
+    assert_one_line_error(result, "m.npz: cannot write: No space left on device")
+    assert names(out) == ["m.meta.json", "m.npz"]
+    assert (out / "m.npz").read_text(encoding="utf-8") == "old model"
     assert (out / "m.meta.json").read_text(encoding="utf-8") == "old metadata"
 
 
 def test_a_failed_train_leaves_no_model_file(tmp_path, tiny_corpus, full_disk):
     # The model itself is written, then its metadata copy fails: neither may remain.
     out = tmp_path / "models"
-    result = run("train", tiny_corpus, "-o", out / "m.skops")
+    result = run("train", tiny_corpus, "-o", out / "m.npz")
     assert_one_line_error(result, "cannot write: No space left on device")
     assert not out.exists() or names(out) == []
 
@@ -583,7 +598,7 @@ def test_readers_take_a_large_file_in_stride(tmp_path):
 def test_training_twice_gives_the_same_model(tmp_path, tiny_corpus, dump):
     outputs = []
     for name in ("one", "two"):
-        model_path = tmp_path / name / "m.skops"
+        model_path = tmp_path / name / "m.npz"
         result = run("train", tiny_corpus, "-o", model_path, "--cv", "2")
         assert result.exit_code == 0, result.output
         metadata = json.loads((tmp_path / name / "m.meta.json").read_text(encoding="utf-8"))
@@ -844,7 +859,7 @@ def test_broken_links_and_fifos_in_a_folder_are_bad_inputs(tmp_path, tiny_model_
     assert "c_fifo.txt: not a regular file" in errors[1]
     # train and evaluate stop at the first one.
     (folder / "f.tsv").symlink_to(tmp_path / "gone.tsv")
-    assert_one_line_error(run("train", folder, "-o", tmp_path / "m.skops"), "f.tsv: broken")
+    assert_one_line_error(run("train", folder, "-o", tmp_path / "m.npz"), "f.tsv: broken")
     result = run("predict", folder / "b_broken.txt", *model_args(tiny_model_path))
     assert_one_line_error(result, "b_broken.txt: broken symbolic link")
 
@@ -969,10 +984,10 @@ def test_report_md_shows_paragraph_text_as_text(tmp_path, tiny_model_path):
     ],
 )
 def test_inspect_a_model_whose_metadata_has_wrong_types(tmp_path, tiny_model_path, changes):
-    metadata = json.loads(tiny_metadata(tiny_model_path))
+    metadata = model_file.read_metadata(tiny_model_path)
     metadata.update(changes)
-    odd = tmp_path / "odd.skops"
-    copy_with_metadata(tiny_model_path, odd, json.dumps(metadata).encode())
+    odd = tmp_path / "odd.npz"
+    with_metadata(tiny_model_path, odd, metadata)
     result = run("inspect", odd, "--json", tmp_path / "info.json")
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.stdout.splitlines() if line.startswith("warning")]

@@ -192,7 +192,7 @@ def test_skip_existing_resumes_a_run(scrape, tiny_model_path, tmp_path):
 
 
 def test_skip_existing_needs_an_output_folder_and_not_force(scrape, tmp_path):
-    no_model = tmp_path / "no.skops"  # refused before any model loads
+    no_model = tmp_path / "no.npz"  # refused before any model loads
     assert "--output-dir" in one_line_error(
         run("predict", scrape, "-m", no_model, "--skip-existing")
     )
@@ -283,14 +283,14 @@ def test_bars_show_done_of_the_total_and_the_count_without_one():
 def test_train_refuses_a_model_name_it_could_not_load(tiny_corpus, tmp_path):
     result = run("train", tiny_corpus, "-o", tmp_path / "model.joblib")
     message = one_line_error(result)
-    assert "model.joblib" in message and "model.skops" in message
+    assert "model.joblib" in message and "model.npz" in message
     assert not (tmp_path / "model.joblib").exists()
 
 
 def test_min_confidence_with_tsv_is_refused_before_the_model_loads(tmp_path):
     (tmp_path / "page.txt").write_text(DUMP, encoding="utf-8")
     result = run(
-        "predict", tmp_path / "page.txt", "-m", tmp_path / "none.skops", "--min-confidence", "0.5"
+        "predict", tmp_path / "page.txt", "-m", tmp_path / "none.npz", "--min-confidence", "0.5"
     )
     assert "--min-confidence needs --format jsonl or csv" in one_line_error(result)
 

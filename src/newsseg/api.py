@@ -4,7 +4,10 @@ or DataFrames with a model.
 
 A ``model`` argument is a fitted model, the path of a model file or None for the shipped
 default model (see :func:`newsseg.model_file.resolve`). Long-running functions take
-``track`` (see :mod:`newsseg.progress`) to report progress; none of them prints."""
+``track`` (see :mod:`newsseg.progress`) to report progress; none of them prints.
+
+Labeling needs no scikit-learn: training, scoring and reports import it (and matplotlib)
+when they are called, so that ``load_model`` and the labeling functions start fast."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -20,10 +23,6 @@ import pandas as pd
 from newsseg import dataset, model_file
 from newsseg.config import LABELS, TOP_FEATURES, ordered_labels
 from newsseg.errors import InputError, NewssegError
-from newsseg.evaluate import CONFIDENCE, PREDICTED, Evaluation, cross_validate, evaluation, score
-from newsseg.evaluate import ablation as run_ablation
-from newsseg.health import TrainingHealthWarning, training_health
-from newsseg.model import ParagraphLabeler
 from newsseg.model_file import ModelArgument, labeler_of
 from newsseg.predict import (
     PREDICT_LABEL_HINT,
@@ -35,8 +34,11 @@ from newsseg.predict import (
     predict,
 )
 from newsseg.predict.labeling import document_batches, label_in_batches, without_sequence
+from newsseg.predictor import ArrayLabeler
 from newsseg.progress import Track, silent
-from newsseg.report import write_cv_report, write_evaluation_report, write_json, write_png
+
+if TYPE_CHECKING:
+    from newsseg.evaluate import Evaluation
 
 __all__ = [
     "Executor",
@@ -59,7 +61,7 @@ __all__ = [
 EVALUATE_LABEL_HINT = "the model's labels; a model learns new ones in training (labels=L1,L2,...)"
 
 
-def load_model(path: str | Path | None = None, trust_pickle: bool = False) -> ParagraphLabeler:
+def load_model(path: str | Path | None = None, trust_pickle: bool = False) -> ArrayLabeler:
     """The model at ``path``, or the shipped default model when ``path`` is None."""
     return model_file.load(path, trust_pickle=trust_pickle)[0]
 
@@ -119,6 +121,11 @@ def train(
     weighed by ``weighting``), optionally score it by grouped K-fold CV (and with
     ``ablation`` also each component switched, on the same folds), and save it with its
     metadata to ``output``. Returns the metadata."""
+    from newsseg.evaluate import ablation as run_ablation
+    from newsseg.evaluate import cross_validate
+    from newsseg.health import TrainingHealthWarning, training_health
+    from newsseg.model import ParagraphLabeler
+
     if not labels:
         raise NewssegError("labels=L1,L2,... names no labels")
     if ablation and not cv:
@@ -207,6 +214,9 @@ def evaluate_model(
     """Score a model on labeled dumps (the documents ``selection`` keeps); returns the scores
     as plain data, and with ``json_path`` also writes them there as JSON (an existing file
     only with ``force``)."""
+    from newsseg.evaluate import score
+    from newsseg.report import write_json
+
     if json_path is not None:
         dataset.check_output(json_path, force)
     labeler = without_sequence(labeler_of(model, trust_pickle=trust_pickle), no_sequence)
@@ -244,6 +254,8 @@ def evaluation_frame(
     (``label`` is the true label, ``source`` and ``line`` locate the paragraph), the
     manifest's ``collection``, then ``predicted``, ``confidence`` (the largest label
     probability) and one ``proba_<label>`` column per label."""
+    from newsseg.evaluate import CONFIDENCE, PREDICTED
+
     labeler = labeler_of(model, trust_pickle=trust_pickle)
     labels = ordered_labels(labeler.classes_)
     frame = dataset.read_corpus(paths, labels=labels, encoding=encoding, selection=selection)
@@ -271,6 +283,9 @@ def evaluate_report(
     ``confusion.png`` and ``errors.csv`` (every misclassified paragraph) into ``report_dir``.
     Returns the :class:`~newsseg.evaluate.Evaluation`; its ``scores`` are what
     :func:`evaluate_model` returns."""
+    from newsseg.evaluate import evaluation
+    from newsseg.report import write_evaluation_report
+
     resolved = model_file.resolve(model, trust_pickle=trust_pickle)
     labeler = without_sequence(resolved.labeler, no_sequence)
     model_name = resolved.name + model_file.model_provenance(resolved.metadata)
@@ -309,6 +324,10 @@ def cross_validation(
     as JSON, the learning curve as a PNG (existing files only with ``force``), and a report
     folder (cv.html, cv.md, cv.json and pictures). Returns the result (see
     :func:`newsseg.evaluate.cross_validate`)."""
+    from newsseg.evaluate import cross_validate
+    from newsseg.model import ParagraphLabeler
+    from newsseg.report import write_cv_report, write_json, write_png
+
     if plot_path is not None and curve_points < 2:
         raise InputError(plot_path, "a learning curve needs at least 2 points")
     for path in (json_path, plot_path):  # fail before the work, not after it

@@ -145,7 +145,8 @@ ModelOption = Annotated[
     typer.Option(
         "--model",
         "-m",
-        help="Model file (.skops). Default: the shipped model.",
+        help="Model file (.npz; a newsseg 0.x .skops file needs skops). Default: the shipped "
+        "model.",
         metavar="MODEL",
         show_default=False,
     ),
@@ -367,7 +368,7 @@ def train(
     paths: Paths,
     output: Annotated[
         Path,
-        typer.Option("--output", "-o", help="Where to write the model (*.skops).", metavar="MODEL"),
+        typer.Option("--output", "-o", help="Where to write the model (*.npz).", metavar="MODEL"),
     ],
     cv: Annotated[
         int | None,
@@ -692,7 +693,7 @@ def inspect(
     model: Annotated[
         Path | None,
         typer.Argument(
-            help="Model file (.skops). Default: the shipped model.",
+            help="Model file (.npz or a 0.x .skops). Default: the shipped model.",
             metavar="MODEL",
             show_default=False,
         ),
@@ -719,6 +720,30 @@ def inspect(
     if json_path is not None:
         write_json(json_path, info)
     typer.echo(inspect_table(info))
+
+
+@app.command(
+    "convert-model",
+    cls=HelpCommand,
+    short_help="Write a newsseg 0.x model file (.skops) as a model file of arrays (.npz).",
+)
+@reports_errors
+def convert_model(
+    source: Annotated[
+        Path, typer.Argument(help="The 0.x model file (.skops, or a .joblib).", metavar="OLD")
+    ],
+    target: Annotated[Path, typer.Argument(help="The model file to write (.npz).", metavar="NEW")],
+    trust_pickle: TrustPickle = False,
+    force: Force = False,
+) -> None:
+    """Write a newsseg 0.x model file as a model file of arrays that labels alike, to the bit,
+    with its metadata (and a note of the conversion). Reading the old file needs skops
+    (pip install 'newsseg[skops]') and the scikit-learn minor version that wrote it; the new
+    file needs neither."""
+    from newsseg import model_file
+
+    model_file.convert(source, target, force=force, trust_pickle=trust_pickle)
+    typer.echo(f"wrote {target} and {model_file.metadata_path(target).name}")
 
 
 class Order(str, Enum):

@@ -71,7 +71,7 @@ def document_site(doc_id: str) -> str:
 
 
 DEFAULT_MODEL_PACKAGE = "newsseg.models"
-DEFAULT_MODEL_NAME = "default.skops"
+DEFAULT_MODEL_NAME = "default.npz"
 MODEL_META_MEMBER = "newsseg-meta.json"
 """Name of the metadata entry stored inside a model file (a zip archive)."""
 

@@ -22,10 +22,10 @@ import pandas as pd
 
 from newsseg import dataset
 from newsseg.errors import NewssegError
-from newsseg.model import ParagraphLabeler
 from newsseg.model_file import ModelArgument, labeler_of
 from newsseg.predict.dask_executor import require_dask
 from newsseg.predict.labeling import label_frame
+from newsseg.predictor import Labeler
 
 __all__ = ["label_dask_bag", "label_dask_dataframe"]
 
@@ -99,7 +99,7 @@ def label_dask_bag(
 
 
 def _label_documents(
-    documents: Iterable[str | Sequence[str]], model: ParagraphLabeler
+    documents: Iterable[str | Sequence[str]], model: Labeler
 ) -> list[list[tuple[str, str]]]:
     paragraph_lists = [
         dataset.split_dump(document) if isinstance(document, str) else list(document)

@@ -1,29 +1,29 @@
-"""Features of a paragraph: layout cues (position, length, casing, punctuation, neighbours)
-and TF-IDF over words and characters, side by side in one named ``ColumnTransformer``.
+"""Features of a paragraph as arrays: layout cues (position, length, casing, punctuation,
+neighbours), topic cues (TF-IDF similarity to its own page) and the cross-document memory.
 
 Every cue is a small named function over a column of paragraphs; thresholds are named
 constants. Cues see at most :data:`MAX_CHARS` characters of a paragraph, so a megabyte line
-costs no more than a long paragraph.
+costs no more than a long paragraph. Prediction imports this module: it needs numpy and
+pandas, not scikit-learn (the estimators that fit the steps in training are in
+:mod:`newsseg.feature_steps`).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import zlib
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.compose import ColumnTransformer
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.utils.validation import check_is_fitted, validate_data
 
 from newsseg.config import COMPOSED_MARK
 from newsseg.ngrams import (
     DIGIT,
     SPACE,
     WORD,
-    NgramTfidf,
+    NgramVocabulary,
     Words,
     batch_words,
     character_classes,
@@ -43,6 +43,25 @@ CHAR_NGRAM_RANGE = (2, 5)
 
 TEXT_COLUMN = "text"
 DOC_COLUMN = "doc_id"
+
+
+def as_paragraph_frame(X: Any) -> pd.DataFrame:
+    """``X`` as a frame with ``doc_id`` and ``text``: a DataFrame is taken as it is (without
+    ``doc_id`` its rows are one document); a list of strings is one document. Texts are cut
+    to :data:`MAX_CHARS`."""
+    if isinstance(X, pd.DataFrame):
+        if TEXT_COLUMN not in X.columns:
+            raise ValueError(f"X needs a {TEXT_COLUMN!r} column")
+        doc_ids = X[DOC_COLUMN].astype(str) if DOC_COLUMN in X.columns else "0"
+        frame = pd.DataFrame({DOC_COLUMN: doc_ids, TEXT_COLUMN: X[TEXT_COLUMN]})
+    else:
+        texts = list(X)
+        if texts and not all(isinstance(text, str) for text in texts):
+            raise ValueError("X must be a DataFrame with doc_id and text, or a list of strings")
+        frame = pd.DataFrame({DOC_COLUMN: "0", TEXT_COLUMN: pd.Series(texts, dtype=object)})
+    frame[TEXT_COLUMN] = frame[TEXT_COLUMN].fillna("").astype(str).str.slice(0, MAX_CHARS)
+    return frame.reset_index(drop=True)
+
 
 _WORD = re.compile(r"\w+")
 _AGENCY_TAG = re.compile(r"\((?:[A-Z][A-Z0-9.&-]{1,15})\)")
@@ -598,52 +617,18 @@ def layout_frame(texts: pd.Series, doc_ids: pd.Series) -> pd.DataFrame:
     )
 
 
-class LayoutFeatures(TransformerMixin, BaseEstimator):
-    """Layout cues of paragraphs, as a dense float matrix.
-
-    ``X`` is a DataFrame with a ``text`` column and optionally ``doc_id`` (rows of one
-    document consecutive, in page order), or a 2-D array whose first column is the text and
-    whose rows form one document. Position and neighbour cues depend on row order by design.
-    """
-
-    def fit(self, X, y=None):
-        self._validate(X, reset=True)
-        return self
-
-    def transform(self, X):
-        check_is_fitted(self, "n_features_in_")
-        texts, doc_ids = self._validate(X, reset=False)
-        return layout_frame(texts, doc_ids).to_numpy(dtype=float)
-
-    def get_feature_names_out(self, input_features=None):
-        check_is_fitted(self, "n_features_in_")
-        return np.asarray(self.feature_names_, dtype=object)
-
-    def _validate(self, X, reset: bool) -> tuple[pd.Series, pd.Series]:
-        columns = list(X.columns) if isinstance(X, pd.DataFrame) else None
-        array = validate_data(self, X, reset=reset, dtype=None, ensure_all_finite=False)
-        if columns is not None and TEXT_COLUMN in columns:
-            texts = pd.Series(array[:, columns.index(TEXT_COLUMN)])
-        else:
-            texts = pd.Series(array[:, 0])
-        if columns is not None and DOC_COLUMN in columns:
-            doc_ids = pd.Series(array[:, columns.index(DOC_COLUMN)]).astype(str)
-        else:
-            doc_ids = pd.Series(np.zeros(len(array), dtype=int))
-        texts = texts.map(_as_text)
-        if reset:
-            self.feature_names_ = list(layout_frame(texts[:1], doc_ids[:1]).columns)
-        return texts, doc_ids
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.allow_nan = True
-        tags.requires_fit = True
-        return tags
+def layout_matrix(texts: pd.Series, doc_ids: pd.Series) -> np.ndarray:
+    """The layout cues of paragraphs as a float matrix, columns :func:`layout_feature_names`."""
+    return layout_frame(texts, doc_ids).to_numpy(dtype=float)
 
 
-def _as_text(value: object) -> str:
+@functools.cache
+def layout_feature_names() -> tuple[str, ...]:
+    """The names of the layout cues, in the columns of :func:`layout_matrix`."""
+    return tuple(layout_frame(pd.Series(["x"]), pd.Series(["0"])).columns)
+
+
+def as_text(value: object) -> str:
     return "" if value is None else str(value)
 
 
@@ -685,8 +670,8 @@ class _Terms:
     linear in the document's length (no ``rows @ rows.T``, which grows with its square)."""
 
     def __init__(self, rows) -> None:
-        rows = rows.tocsr()
-        self.n_rows = rows.shape[0]
+        # Rows in compressed-row form: SparseRows, or a canonical scipy CSR matrix.
+        self.n_rows = len(rows.indptr) - 1
         self.indptr = rows.indptr
         self.values = rows.data.astype(float)
         self.row = np.repeat(np.arange(self.n_rows), np.diff(rows.indptr))
@@ -828,50 +813,34 @@ def headline_word_overlap(words: Words, documents: Documents) -> np.ndarray:
     return counts / np.maximum(headline_size[documents.runs], 1)
 
 
-class TopicFeatures(TransformerMixin, BaseEstimator):
-    """Topic distance of each paragraph to its own document (see
-    :func:`document_topic_cues`), over a word TF-IDF learned in ``fit``. ``X`` is a frame
-    with ``doc_id`` and ``text``, a document's rows consecutive and in page order."""
-
-    def __init__(self, max_features: int | None = TOPIC_MAX_FEATURES) -> None:
-        self.max_features = max_features
-
-    def fit(self, X, y=None):
-        self.vectorizer_ = NgramTfidf(
-            analyzer="word", min_df=2, max_features=self.max_features
-        ).fit(X[TEXT_COLUMN].astype(str))
-        return self
-
-    def transform(self, X):
-        check_is_fitted(self, "vectorizer_")
-        texts = X[TEXT_COLUMN].astype(str).tolist()
-        doc_ids = pd.Series(X[DOC_COLUMN].to_numpy())
-        documents = Documents(doc_ids)
-        matrix = self.vectorizer_.transform(texts).tocsr()
-        terms = np.diff(matrix.indptr)
-        gram_cues = np.zeros((len(texts), len(GRAM_CUES)))
-        for part in document_slices(doc_ids):
-            gram_cues[part] = document_topic_cues(matrix[part])
-        cue = dict(zip(GRAM_CUES, gram_cues.T, strict=True))
-        cue["sim_neighbours"] = np.maximum(cue["sim_previous"], cue["sim_next"])
-        cue["headline_word_overlap"] = headline_word_overlap(batch_words(texts), documents)
-        body = documents.position >= 1
-        for name in ("sim_rest", "sim_anchor"):
-            median = pd.Series(cue[name]).where(body).groupby(documents.runs).transform("median")
-            cue[f"{name}_vs_median"] = cue[name] - median.fillna(0.0).to_numpy()
-        ranks = pd.Series(cue["sim_anchor"]).groupby(documents.runs).rank(pct=True)
-        cue["sim_anchor_rank"] = ranks.to_numpy()
-        cue["window_sim_anchor"] = documents.window_mean(cue["sim_anchor"], 3)
-        cue["window_sim_rest"] = documents.window_mean(cue["sim_rest"], 3)
-        cue["log_terms"] = np.log1p(terms)
-        cue["no_terms"] = (terms == 0).astype(float)
-        cue["sim_before_minus_after"] = cue["sim_before"] - cue["sim_after"]
-        if not len(texts):
-            return np.zeros((0, len(TOPIC_CUES)))
-        return np.column_stack([cue[name] for name in TOPIC_CUES])
-
-    def get_feature_names_out(self, input_features=None):
-        return np.asarray(TOPIC_CUES, dtype=object)
+def topic_cues(vocabulary: NgramVocabulary, texts: list[str], doc_ids: pd.Series) -> np.ndarray:
+    """The :data:`TOPIC_CUES` of paragraphs (rows of a document consecutive, in page order)
+    over the word TF-IDF of ``vocabulary``: each paragraph's topic distance to its own
+    document (see :func:`document_topic_cues`)."""
+    doc_ids = pd.Series(pd.Series(doc_ids).to_numpy())
+    documents = Documents(doc_ids)
+    matrix = vocabulary.transform(texts)
+    terms = np.diff(matrix.indptr)
+    gram_cues = np.zeros((len(texts), len(GRAM_CUES)))
+    for part in document_slices(doc_ids):
+        gram_cues[part] = document_topic_cues(matrix.rows(part))
+    cue = dict(zip(GRAM_CUES, gram_cues.T, strict=True))
+    cue["sim_neighbours"] = np.maximum(cue["sim_previous"], cue["sim_next"])
+    cue["headline_word_overlap"] = headline_word_overlap(batch_words(texts), documents)
+    body = documents.position >= 1
+    for name in ("sim_rest", "sim_anchor"):
+        median = pd.Series(cue[name]).where(body).groupby(documents.runs).transform("median")
+        cue[f"{name}_vs_median"] = cue[name] - median.fillna(0.0).to_numpy()
+    ranks = pd.Series(cue["sim_anchor"]).groupby(documents.runs).rank(pct=True)
+    cue["sim_anchor_rank"] = ranks.to_numpy()
+    cue["window_sim_anchor"] = documents.window_mean(cue["sim_anchor"], 3)
+    cue["window_sim_rest"] = documents.window_mean(cue["sim_rest"], 3)
+    cue["log_terms"] = np.log1p(terms)
+    cue["no_terms"] = (terms == 0).astype(float)
+    cue["sim_before_minus_after"] = cue["sim_before"] - cue["sim_after"]
+    if not len(texts):
+        return np.zeros((0, len(TOPIC_CUES)))
+    return np.column_stack([cue[name] for name in TOPIC_CUES])
 
 
 # --------------------------------------------------------------------------- cross-document
@@ -895,110 +864,38 @@ def paragraph_hashes(texts: pd.Series) -> np.ndarray:
     return np.where(texts.astype(str).str.len().to_numpy() >= MEMORY_MIN_CHARS, hashes, -1)
 
 
-def _documents_per_hash(hashes: np.ndarray, doc_ids: np.ndarray) -> pd.Series:
+def documents_per_hash(hashes: np.ndarray, doc_ids: np.ndarray) -> pd.Series:
     pairs = pd.DataFrame({"hash": hashes, "doc": doc_ids}).query("hash >= 0").drop_duplicates()
     return pairs.groupby("hash").size()
 
 
-class ParagraphMemory(TransformerMixin, BaseEstimator):
-    """In how many other documents a paragraph recurs: boilerplate (notices, teasers)
-    recurs across the pages of a site. ``fit`` keeps a bounded, hashed count of the
-    normalised paragraphs seen in at least two training documents; ``transform`` adds the
-    recurrence within the batch being labeled. Composed training pages are left out."""
-
-    def __init__(self, max_items: int = MEMORY_MAX_ITEMS) -> None:
-        self.max_items = max_items
-
-    def fit(self, X, y=None):
-        hashes, doc_ids = self._hashes(X)
-        counts = _documents_per_hash(hashes, doc_ids)
-        counts = counts[counts >= 2].sort_values(ascending=False, kind="stable")
-        counts = counts.iloc[: self.max_items].sort_index()
-        self.hashes_ = counts.index.to_numpy(np.int64)
-        self.counts_ = counts.to_numpy(np.int64)
-        return self
-
-    def _hashes(self, X) -> tuple[np.ndarray, np.ndarray]:
-        doc_ids = X[DOC_COLUMN].astype(str).to_numpy()
-        hashes = paragraph_hashes(X[TEXT_COLUMN])
-        hashes[np.char.find(doc_ids.astype(str), COMPOSED_MARK) >= 0] = -1
-        return hashes, doc_ids
-
-    def _remembered(self, hashes: np.ndarray) -> np.ndarray:
-        where = np.clip(np.searchsorted(self.hashes_, hashes), 0, max(len(self.hashes_) - 1, 0))
-        if len(self.hashes_) == 0:
-            return np.zeros(len(hashes))
-        return np.where(self.hashes_[where] == hashes, self.counts_[where], 0).astype(float)
-
-    def transform_training(self, X) -> np.ndarray:
-        """The training rows' recurrence, not counting their own document."""
-        check_is_fitted(self, "hashes_")
-        hashes, _ = self._hashes(X)
-        return self._cues(np.maximum(self._remembered(hashes) - 1, 0) * (hashes >= 0))
-
-    def transform(self, X) -> np.ndarray:
-        check_is_fitted(self, "hashes_")
-        hashes, doc_ids = self._hashes(X)
-        in_batch = _documents_per_hash(hashes, doc_ids)
-        batch = pd.Series(hashes).map(in_batch).fillna(1).to_numpy(float) - 1
-        return self._cues((self._remembered(hashes) + batch) * (hashes >= 0))
-
-    @staticmethod
-    def _cues(others: np.ndarray) -> np.ndarray:
-        return np.column_stack([np.log1p(others), (others > 0).astype(float)])
+def memory_hashes(texts: pd.Series, doc_ids: pd.Series) -> np.ndarray:
+    """:func:`paragraph_hashes`, with -1 for the rows of composed training pages."""
+    doc_ids = pd.Series(doc_ids).astype(str).to_numpy()
+    hashes = paragraph_hashes(texts)
+    hashes[np.char.find(doc_ids.astype(str), COMPOSED_MARK) >= 0] = -1
+    return hashes
 
 
-# --------------------------------------------------------------------------- the union
+def remembered(hashes: np.ndarray, counts: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """In how many training documents the memory (sorted ``hashes`` and their ``counts``)
+    saw each of the ``found`` hashes (0 for those it never saw)."""
+    if len(hashes) == 0:
+        return np.zeros(len(found))
+    where = np.clip(np.searchsorted(hashes, found), 0, len(hashes) - 1)
+    return np.where(hashes[where] == found, counts[where], 0).astype(float)
 
 
-def paragraph_features(
-    word_max_features: int | None = WORD_MAX_FEATURES,
-    char_max_features: int | None = CHAR_MAX_FEATURES,
-    char_ngram_range: tuple[int, int] = CHAR_NGRAM_RANGE,
-    use_words: bool = True,
-    use_chars: bool = True,
-) -> ColumnTransformer:
-    """The text model's features: word and character TF-IDF side by side, each a named
-    step. (Layout, topic and memory cues feed the boosting stage; see model.py.)"""
-    steps = []
-    if use_words:
-        words = NgramTfidf(
-            analyzer="word", ngram_range=(1, 2), min_df=2, max_features=word_max_features
-        )
-        steps.append(("words", words, TEXT_COLUMN))
-    if use_chars:
-        chars = NgramTfidf(
-            analyzer="char_wb",
-            ngram_range=char_ngram_range,
-            min_df=2,
-            max_features=char_max_features,
-        )
-        steps.append(("chars", chars, TEXT_COLUMN))
-    if not steps:
-        raise ValueError("paragraph_features needs words, characters or both")
-    return ColumnTransformer(steps, sparse_threshold=1.0)
+def memory_cues(
+    texts: pd.Series, doc_ids: pd.Series, hashes: np.ndarray, counts: np.ndarray
+) -> np.ndarray:
+    """How often each paragraph recurs: in the memory's training documents and in the other
+    documents of this batch (columns: log of the count, and whether it recurs at all)."""
+    found = memory_hashes(texts, doc_ids)
+    in_batch = documents_per_hash(found, pd.Series(doc_ids).astype(str).to_numpy())
+    batch = pd.Series(found).map(in_batch).fillna(1).to_numpy(float) - 1
+    return recurrence_cues((remembered(hashes, counts, found) + batch) * (found >= 0))
 
 
-# --------------------------------------------------------------------------- model files of v0.2
-
-
-class CompactTfidfVectorizer(TfidfVectorizer):
-    """The TF-IDF step of model files saved before :class:`newsseg.ngrams.NgramTfidf`
-    (kept so that they still load): a ``TfidfVectorizer`` saved with its vocabulary as one
-    array of terms. New models do not use it."""
-
-    def __getstate__(self):
-        state = dict(super().__getstate__())  # a copy: object.__getstate__ gives __dict__
-        state.pop("stop_words_", None)
-        vocabulary = state.pop("vocabulary_", None)
-        if vocabulary is not None:
-            terms = sorted(vocabulary, key=vocabulary.__getitem__)
-            state["vocabulary_terms_"] = np.array(terms, dtype=str)
-        return state
-
-    def __setstate__(self, state):
-        state = dict(state)
-        terms = state.pop("vocabulary_terms_", None)
-        if terms is not None:
-            state["vocabulary_"] = {str(term): index for index, term in enumerate(terms)}
-        super().__setstate__(state)
+def recurrence_cues(others: np.ndarray) -> np.ndarray:
+    return np.column_stack([np.log1p(others), (others > 0).astype(float)])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,35 +30,32 @@ from newsseg.augment import Composition, compose_documents
 from newsseg.binning import BinQuantiser
 from newsseg.config import (
     BODY_LABEL,
-    ROLES,
     document_site,
+)
+from newsseg.feature_steps import (
+    LayoutFeatures,
+    ParagraphMemory,
+    TopicFeatures,
+    paragraph_features,
 )
 from newsseg.features import (
     CHAR_MAX_FEATURES,
     DOC_COLUMN,
-    MAX_CHARS,
     TEXT_COLUMN,
     WORD_MAX_FEATURES,
-    Documents,
-    LayoutFeatures,
-    ParagraphMemory,
-    TopicFeatures,
+    as_paragraph_frame,
     document_slices,
-    paragraph_features,
 )
 from newsseg.sequence import (
-    ZONES,
+    SEQUENCE_MODES,
     Chain,
-    decode_documents,
+    ChainDecoder,
     fit_temperature,
-    log_proba,
-    tempered_marginals,
     transition_log_probs,
     zone_transition_log_probs,
 )
-from newsseg.structure import rhythm_cues, span_cues
+from newsseg.stage_two import stage_two_feature_names, stage_two_matrix, structure_features
 
-SEQUENCE_MODES = ("viterbi", "marginal", "none")
 CALIBRATION_SHARE = 0.2
 """Share of the training sites held out once to fit the reported probabilities' temperature."""
 PRIOR_SMOOTHING = 1.0
@@ -105,23 +101,6 @@ class HeldOut:
             "paragraphs": len(decoded),
             "iteration": self.iteration,
         }
-
-
-def as_paragraph_frame(X: Any) -> pd.DataFrame:
-    """``X`` as a frame with ``doc_id`` and ``text``: a DataFrame is taken as it is (without
-    ``doc_id`` its rows are one document); a list of strings is one document."""
-    if isinstance(X, pd.DataFrame):
-        if TEXT_COLUMN not in X.columns:
-            raise ValueError(f"X needs a {TEXT_COLUMN!r} column")
-        doc_ids = X[DOC_COLUMN].astype(str) if DOC_COLUMN in X.columns else "0"
-        frame = pd.DataFrame({DOC_COLUMN: doc_ids, TEXT_COLUMN: X[TEXT_COLUMN]})
-    else:
-        texts = list(X)
-        if texts and not all(isinstance(text, str) for text in texts):
-            raise ValueError("X must be a DataFrame with doc_id and text, or a list of strings")
-        frame = pd.DataFrame({DOC_COLUMN: "0", TEXT_COLUMN: pd.Series(texts, dtype=object)})
-    frame[TEXT_COLUMN] = frame[TEXT_COLUMN].fillna("").astype(str).str.slice(0, MAX_CHARS)
-    return frame.reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- the estimator
@@ -520,38 +499,33 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
     def _stage_two_matrix(
         self, frame: pd.DataFrame, text_proba: np.ndarray | None, training: bool
     ) -> np.ndarray:
-        parts = [np.zeros((len(frame), 0))]
-        layout = None
-        if self.layout_ is not None:
-            layout = self.layout_.transform(frame)
-            parts.append(layout)
-        if self.topic_ is not None:
-            parts.append(self.topic_.transform(frame))
+        layout = self.layout_.transform(frame) if self.layout_ is not None else None
+        memory = None
         if self.memory_ is not None:
-            memory = self.memory_.transform_training if training else self.memory_.transform
-            parts.append(memory(frame))
-        if text_proba is not None:
-            parts.append(text_proba)
-            if self.use_context:
-                parts.append(probability_context(text_proba, frame[DOC_COLUMN], self.classes_))
-        if self.use_structure:
-            parts.append(self.structure_features(frame[DOC_COLUMN], text_proba, layout))
-        return np.hstack(parts)
+            memory = (self.memory_.transform_training if training else self.memory_.transform)(
+                frame
+            )
+        return stage_two_matrix(
+            frame[DOC_COLUMN],
+            self.classes_,
+            layout=layout,
+            layout_names=self._layout_names(),
+            topic=self.topic_.transform(frame) if self.topic_ is not None else None,
+            memory=memory,
+            text_proba=text_proba,
+            use_context=self.use_context,
+            use_structure=self.use_structure,
+        )
+
+    def _layout_names(self) -> list[str]:
+        return [] if self.layout_ is None else list(self.layout_.get_feature_names_out())
 
     def structure_features(
         self, doc_ids: pd.Series, text_proba: np.ndarray | None, layout: np.ndarray | None
     ) -> np.ndarray:
         """The page-structure cues of paragraphs (see :mod:`newsseg.structure`): the article
         span from the text model's probabilities, the rhythm from the layout cues."""
-        documents = Documents(doc_ids)
-        parts = [np.zeros((len(doc_ids), 0))]
-        if text_proba is not None:
-            parts.append(span_cues(text_proba, documents, [str(c) for c in self.classes_]))
-        if layout is not None:
-            names = list(self.layout_.get_feature_names_out())
-            words, stop = (layout[:, names.index(name)] for name in ("log_words", "ends_with_stop"))
-            parts.append(rhythm_cues(words, stop, documents))
-        return np.hstack(parts)
+        return structure_features(doc_ids, text_proba, layout, self._layout_names(), self.classes_)
 
     # -- prediction
 
@@ -620,35 +594,34 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
     def _zoned(self) -> bool:
         return self.zones and BODY_LABEL in self.classes_
 
+    def _decoder(self, temperature: float | None = None) -> ChainDecoder:
+        """The fitted chain's decoding under the current ``sequence`` setting."""
+        return ChainDecoder(
+            len(self.classes_),
+            self.chain_,
+            self.log_prior_,
+            self._zoned,
+            getattr(self, "temperature_", 1.0) if temperature is None else temperature,
+            self.sequence,
+        )
+
     def log_emission(self, booster_proba: np.ndarray) -> np.ndarray:
         """The chain's emission scores of booster probabilities: log-probability minus the
         booster's label prior (for each zone's copy of a label, with ``zones``)."""
-        emission = log_proba(booster_proba) - self.log_prior_
-        return np.tile(emission, ZONES) if self._zoned else emission
+        return self._decoder(1.0).log_emission(booster_proba)
 
     def _marginals(
         self, booster_proba: np.ndarray, doc_slices: list[slice], temperature: float
     ) -> np.ndarray:
         """The posterior label marginals of the chain tempered by ``temperature``."""
-        emission = self.log_emission(booster_proba)
-        marginals = tempered_marginals(emission, doc_slices, self.chain_, temperature)
-        if self._zoned:  # a label's probability is that of its copies in all zones
-            return marginals.reshape(len(marginals), ZONES, -1).sum(axis=1)
-        return marginals
+        return self._decoder(temperature).marginals(booster_proba, doc_slices, temperature)
 
     def _reported_proba(self, booster_proba: np.ndarray, doc_slices: list[slice]) -> np.ndarray:
-        if self.sequence == "none" or len(booster_proba) == 0:
-            return booster_proba
-        return self._marginals(booster_proba, doc_slices, self.temperature_)
+        return self._decoder().reported_proba(booster_proba, doc_slices)
 
     def _decode(self, booster_proba: np.ndarray, doc_slices: list[slice]) -> np.ndarray:
         """Label indices of each paragraph under the ``sequence`` mode."""
-        if self.sequence == "none" or len(booster_proba) == 0:
-            return booster_proba.argmax(axis=1)
-        if self.sequence == "marginal":
-            return self._reported_proba(booster_proba, doc_slices).argmax(axis=1)
-        states = decode_documents(self.log_emission(booster_proba), doc_slices, self.chain_)
-        return states % len(self.classes_)
+        return self._decoder().decode(booster_proba, doc_slices)
 
     def booster_leaf_max(self) -> float:
         """The largest absolute leaf value in the booster's trees (learning rate included):
@@ -678,24 +651,17 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
 
     def stage_two_feature_names(self) -> list[str]:
         """Names of the boosting stage's features, in the columns of
-        :meth:`stage_two_features`: ``layout__...``, ``topic__...``, ``memory__<n>``, the
-        text model's probabilities (``text__<label>``) and their context (``previous__``,
-        ``next__``, ``window__``, ``document__<label>``, ``seen_before__legal|teaser``)."""
+        :meth:`stage_two_features` (see :func:`newsseg.stage_two.stage_two_feature_names`)."""
         check_is_fitted(self, "booster_")
-        before, after = [], []
-        if self.layout_ is not None:
-            before += [f"layout__{name}" for name in self.layout_.get_feature_names_out()]
-        if self.topic_ is not None:
-            before += [f"topic__{name}" for name in self.topic_.get_feature_names_out()]
-        if self.classifier_ is not None:
-            labels = [str(label) for label in self.classes_]
-            after += [f"text__{label}" for label in labels]
-            if self.use_context:
-                for part in ("previous", "next", "window", "document"):
-                    after += [f"{part}__{label}" for label in labels]
-                after += [f"seen_before__{ROLES.notice}", f"seen_before__{ROLES.teaser}"]
-        memory = int(self.booster_.n_features_in_) - len(before) - len(after)
-        return before + [f"memory__{n}" for n in range(memory)] + after
+        return stage_two_feature_names(
+            self.classes_,
+            layout_names=self._layout_names() if self.layout_ is not None else None,
+            topic_names=None if self.topic_ is None else self.topic_.get_feature_names_out(),
+            memory=self.memory_ is not None,
+            text=self.classifier_ is not None,
+            use_context=self.use_context,
+            use_structure=self.use_structure,
+        )
 
     def cue_importances(self) -> dict[str, dict[str, float]]:
         """How much each stage-two feature decides each label: its share of the split gain
@@ -739,40 +705,6 @@ def canonical_order(frame: pd.DataFrame, labels: np.ndarray) -> np.ndarray:
     if not slices:
         return np.arange(len(frame))
     return np.concatenate([np.arange(slices[n].start, slices[n].stop) for *_, n in keys])
-
-
-WINDOW_CONTEXT = 5
-
-
-def probability_context(proba: np.ndarray, doc_ids: pd.Series, classes: np.ndarray) -> np.ndarray:
-    """The text model's view of each paragraph's surroundings: the previous and next
-    paragraph's probabilities, a window mean, the document mean, and the largest legal and
-    teaser probability seen so far (a notice after the body starts the footer)."""
-    k = proba.shape[1]
-    documents = Documents(doc_ids)
-    first = (documents.position == 0)[:, None]
-    last = (documents.position == documents.document_size - 1)[:, None]
-    columns = range(k)
-    parts = [
-        np.where(first, 0.0, np.roll(proba, 1, axis=0)),
-        np.where(last, 0.0, np.roll(proba, -1, axis=0)),
-        np.column_stack([documents.window_mean(proba[:, j], WINDOW_CONTEXT) for j in columns]),
-        np.column_stack([documents.total(proba[:, j]) for j in columns])
-        / np.maximum(documents.document_size, 1)[:, None],
-    ]
-    for label in (ROLES.notice, ROLES.teaser):
-        seen = np.zeros(len(proba))
-        if label in classes:
-            seen = proba[:, list(classes).index(label)].copy()
-            if label == ROLES.notice:
-                seen[documents.position < BANNER_ROWS] = 0.0  # a banner, not a footer
-            seen = documents.running_max_before(seen)
-        parts.append(seen[:, None])
-    return np.hstack(parts)
-
-
-BANNER_ROWS = 4
-"""A notice among a page's first rows is a banner, not the start of its footer."""
 
 
 # --------------------------------------------------------------------------- compact trees

@@ -1,16 +1,25 @@
 """Model files: which model a caller means, loading it safely, saving it with its metadata.
 
-A model argument is a path, None (the shipped default model) or a fitted
-:class:`~newsseg.model.ParagraphLabeler`; :func:`resolve` turns any of them into the model
-and what is known of it, once. Model files are skops archives (loading runs no code carried
-in the file) with a metadata entry beside the estimator (versions, label set, settings,
-training-data hash and scores) and a readable copy of it beside the file
-(``MODEL.meta.json``). Pickle-based files (``.joblib``) load only with ``trust_pickle``.
+A model argument is a path, None (the shipped default model) or a fitted model
+(:class:`~newsseg.model.ParagraphLabeler` or :class:`~newsseg.predictor.ArrayLabeler`);
+:func:`resolve` turns any of them into the model and what is known of it, once.
+
+Model files are ``.npz`` archives of plain arrays and one JSON header (see
+:mod:`newsseg.model_arrays`): reading one runs no code from it and needs no scikit-learn, and
+every array is checked before it is used. The header holds the metadata (versions, label
+set, settings, training-data hash and scores); a readable copy of it lies beside the file
+(``MODEL.meta.json``). Loading gives an :class:`~newsseg.predictor.ArrayLabeler`.
+
+Model files of newsseg 0.x are skops archives (``.skops``): reading them needs skops
+(``pip install 'newsseg[skops]'``) and the scikit-learn minor version that wrote them; they
+are converted to arrays as they load, and :func:`convert` writes them as ``.npz`` once and
+for all. Pickle-based files (``.joblib``) load only with ``trust_pickle``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import platform
 import zipfile
@@ -18,12 +27,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
-from newsseg import dataset
+from newsseg import dataset, model_arrays
 from newsseg.config import (
     DEFAULT_MODEL_NAME,
     DEFAULT_MODEL_PACKAGE,
@@ -32,51 +38,78 @@ from newsseg.config import (
     ordered_labels,
 )
 from newsseg.errors import ModelError, OutputError
-from newsseg.model import ParagraphLabeler
-from newsseg.sequence import TEMPERATURE_BOUNDS, ZONES
+from newsseg.model_arrays import (
+    MAX_ARCHIVE_BYTES,
+    MAX_COMPRESSION_RATIO,
+    MAX_MEMBER_BYTES,
+    MODEL_SUFFIX,
+)
+from newsseg.predictor import ArrayLabeler, Labeler
 
-ModelArgument = ParagraphLabeler | str | Path | None
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from newsseg.model import ParagraphLabeler
+
+ModelArgument = Labeler | str | Path | None
 """What the functions of newsseg take as ``model``: a fitted model, the path of a model
 file, or None for the shipped default model."""
 
-MODEL_SUFFIX = ".skops"
-"""``train`` writes skops archives, and model files are loaded by their suffix."""
-
+SKOPS_SUFFIX = ".skops"
+"""The suffix of newsseg 0.x's model files (skops archives)."""
 PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
 
 TRUSTED_TYPES = [
     "newsseg.binning.BinQuantiser",
-    "newsseg.ngrams.NgramTfidf",
-    "newsseg.features.CompactTfidfVectorizer",
-    "newsseg.features.TopicFeatures",
-    "newsseg.features.ParagraphMemory",
-    "newsseg.features.LayoutFeatures",
+    "newsseg.feature_steps.NgramTfidf",
+    "newsseg.feature_steps.CompactTfidfVectorizer",
+    "newsseg.feature_steps.TopicFeatures",
+    "newsseg.feature_steps.ParagraphMemory",
+    "newsseg.feature_steps.LayoutFeatures",
     "newsseg.model.ParagraphLabeler",
 ]
-"""Types a newsseg model file may hold beyond those skops trusts by default."""
+"""Types a newsseg 0.x model file may hold beyond those skops trusts by default."""
+MOVED_TYPES = {
+    ("newsseg.ngrams", "NgramTfidf"): "newsseg.feature_steps",
+    ("newsseg.features", "CompactTfidfVectorizer"): "newsseg.feature_steps",
+    ("newsseg.features", "TopicFeatures"): "newsseg.feature_steps",
+    ("newsseg.features", "ParagraphMemory"): "newsseg.feature_steps",
+    ("newsseg.features", "LayoutFeatures"): "newsseg.feature_steps",
+}
+"""Where the classes a 0.x skops file names live now: ``(module, class)`` to module."""
 
 LEGACY_TREE_TYPE = "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
 """How files saved before the packed trees (see :func:`pack_booster`) held the boosting
 stage: skops builds these without checking their node indices, so they are refused."""
 
+SKOPS_MISSING = (
+    "is a newsseg 0.x model file (skops); reading it needs skops: "
+    "pip install 'newsseg[skops]', then convert it once with "
+    "'newsseg convert-model {name} {stem}.npz'"
+)
+
 
 def library_versions() -> dict[str, str]:
-    """Versions of the libraries a model file depends on."""
+    """Versions of the libraries newsseg trains with (skops where it is installed)."""
     import joblib
     import numpy
+    import pandas as pd
     import scipy
     import sklearn
-    import skops
 
-    return {
+    versions = {
         "python": platform.python_version(),
         "scikit-learn": sklearn.__version__,
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
         "pandas": pd.__version__,
         "joblib": joblib.__version__,
-        "skops": skops.__version__,
     }
+    try:
+        import skops
+    except ImportError:
+        return versions
+    return {**versions, "skops": skops.__version__}
 
 
 def _minor(version: str) -> str:
@@ -100,16 +133,18 @@ class ResolvedModel:
     """A model argument made concrete: the model, its metadata (empty for a model given in
     Python), the file it came from and how reports name it."""
 
-    labeler: ParagraphLabeler
+    labeler: Labeler
     metadata: dict
     path: Path | None
     name: str
 
 
 def resolve(model: ModelArgument, *, trust_pickle: bool = False) -> ResolvedModel:
-    """The model ``model`` means: itself when it is fitted model, else the model file at
+    """The model ``model`` means: itself when it is a fitted model, else the model file at
     its path, or the shipped default model for None (see :func:`load`)."""
-    if isinstance(model, ParagraphLabeler):
+    if model is not None and not isinstance(model, (str, Path)):
+        if not hasattr(model, "predict_with_proba"):
+            raise TypeError(f"not a model, a model file's path or None: {type(model).__name__}")
         return ResolvedModel(model, {}, None, "a model given in Python")
     path = default_model_path() if model is None else Path(model)
     labeler, metadata = load(path, trust_pickle=trust_pickle)
@@ -117,7 +152,7 @@ def resolve(model: ModelArgument, *, trust_pickle: bool = False) -> ResolvedMode
     return ResolvedModel(labeler, metadata, path, name)
 
 
-def labeler_of(model: ModelArgument, *, trust_pickle: bool = False) -> ParagraphLabeler:
+def labeler_of(model: ModelArgument, *, trust_pickle: bool = False) -> Labeler:
     """The fitted model ``model`` means (see :func:`resolve`)."""
     return resolve(model, trust_pickle=trust_pickle).labeler
 
@@ -131,6 +166,50 @@ def metadata_path(model_path: str | Path) -> Path:
 def read_metadata(path: str | Path) -> dict:
     """The metadata stored in a newsseg model file, without loading the model."""
     source = Path(path)
+    if source.suffix.lower() == SKOPS_SUFFIX:
+        return read_skops_metadata(source)
+    return model_arrays.read_metadata(source)
+
+
+def load(path: str | Path | None = None, trust_pickle: bool = False) -> tuple[ArrayLabeler, dict]:
+    """Load a model file (default: the shipped model) and its metadata.
+
+    A model file of arrays (``.npz``) is read and checked without running anything from
+    it. A newsseg 0.x skops file (``.skops``, needs skops) is loaded with an explicit list of
+    trusted types and converted to arrays. Pickle-based files (``.joblib``) run code when
+    loaded and are refused unless ``trust_pickle`` is true.
+    """
+    source = default_model_path() if path is None else Path(path)
+    suffix = source.suffix.lower()
+    if suffix in PICKLE_SUFFIXES:
+        model, metadata = _load_pickle(source, trust_pickle)
+    elif suffix == SKOPS_SUFFIX:
+        model, metadata = load_skops(source)
+    else:
+        arrays = model_arrays.read(source)
+        return ArrayLabeler(arrays), arrays.metadata
+    if isinstance(model, ArrayLabeler):
+        return model, metadata
+    return ArrayLabeler(_converted(source, model, metadata)), metadata
+
+
+def _converted(source: Path, model: ParagraphLabeler, metadata: dict) -> model_arrays.ModelArrays:
+    """A 0.x model's arrays, as a model file of arrays would hold them (and checked alike)."""
+    from newsseg.conversion import ConversionError, as_model_arrays
+
+    try:
+        return as_model_arrays(model, metadata)
+    except ConversionError as error:
+        raise ModelError(source, str(error)) from None
+    except (AttributeError, TypeError, ValueError, IndexError, KeyError) as error:
+        raise ModelError(source, f"corrupt model file (incomplete model state: {error})") from None
+
+
+# --------------------------------------------------------------------------- 0.x files
+
+
+def read_skops_metadata(source: Path) -> dict:
+    """The metadata entry of a newsseg 0.x skops file."""
     if not source.is_file():
         raise ModelError(source, "no such model file")
     if not zipfile.is_zipfile(source):
@@ -150,60 +229,76 @@ def read_metadata(path: str | Path) -> dict:
 
 
 def check_versions(path: str | Path, metadata: dict) -> None:
-    """Refuse a model written by another minor version of scikit-learn."""
+    """Refuse a skops file written by another minor version of scikit-learn."""
     saved = metadata.get("versions", {}).get("scikit-learn", "")
     current = library_versions()["scikit-learn"]
     if _minor(saved) != _minor(current):
         raise ModelError(
             path,
-            f"trained with scikit-learn {saved or 'unknown'}, this is {current}; retrain it "
-            f"with 'newsseg train DATA -o MODEL' or install scikit-learn=={_minor(saved)}.*",
+            f"trained with scikit-learn {saved or 'unknown'}, this is {current}; convert it "
+            f"where scikit-learn=={_minor(saved)}.* is installed ('newsseg convert-model "
+            f"OLD.skops NEW.npz'), or retrain it with 'newsseg train DATA -o MODEL'",
         )
 
 
-def load(
-    path: str | Path | None = None, trust_pickle: bool = False
-) -> tuple[ParagraphLabeler, dict]:
-    """Load a model file (default: the shipped model) and its metadata.
-
-    skops files are loaded with an explicit list of trusted types, so loading runs no code
-    from the file. Pickle-based files (``.joblib``) run code when loaded and are refused
-    unless ``trust_pickle`` is true.
-    """
-    source = default_model_path() if path is None else Path(path)
-    if source.suffix.lower() in PICKLE_SUFFIXES:
-        return _load_pickle(source, trust_pickle)
-    metadata = read_metadata(source)
+def load_skops(source: Path) -> tuple[ParagraphLabeler, dict]:
+    """A newsseg 0.x skops file's model and metadata: skops audits the types before it builds
+    anything (only newsseg's own and those skops trusts are built)."""
+    metadata = read_skops_metadata(source)
+    try:
+        import skops.io as sio
+        from skops.io.exceptions import UntrustedTypesFoundException
+    except ImportError:
+        raise ModelError(source, SKOPS_MISSING.format(name=source.name, stem=source.stem)) from None
     check_versions(source, metadata)
     check_archive_sizes(source)
-    # Imported here: importing skops lists every scikit-learn estimator, about a second.
-    import skops.io as sio
-    from skops.io.exceptions import UntrustedTypesFoundException
-
+    data = _with_moved_types(source)
     try:
         # skops audits the types before it builds anything; one pass over the file.
-        model = sio.load(source, trusted=TRUSTED_TYPES)
+        model = sio.loads(data, trusted=TRUSTED_TYPES)
     except UntrustedTypesFoundException:
         # The exception only holds text: list the types again to name them.
-        unknown = sorted(set(sio.get_untrusted_types(file=source)) - set(TRUSTED_TYPES))
+        unknown = sorted(set(sio.get_untrusted_types(data=data)) - set(TRUSTED_TYPES))
         raise ModelError(source, untrusted_reason(unknown)) from None
     except Exception as error:  # skops raises many kinds on a damaged archive
         raise ModelError(source, f"corrupt model file ({type(error).__name__}: {error})") from None
     return _checked(source, model), metadata
 
 
-MAX_MEMBER_BYTES = 256 * 2**20
-"""The largest a member of a model file may inflate to (the shipped model's largest: ~4 MB)."""
-MAX_ARCHIVE_BYTES = 1024 * 2**20
-"""The most all members of a model file may inflate to together."""
-MAX_COMPRESSION_RATIO = 200
-"""A member that inflates more than this many times its stored size is a zip bomb (the
-shipped model's arrays compress about 2-6 times)."""
+def _with_moved_types(source: Path) -> bytes:
+    """The skops archive with the classes of :data:`MOVED_TYPES` named where they live now."""
+    try:
+        with zipfile.ZipFile(source) as archive:
+            schema = json.loads(archive.read("schema.json"))
+            members = [(info, archive.read(info)) for info in archive.infolist()]
+    except KeyError:
+        raise ModelError(source, "not a newsseg model file (not a skops archive)") from None
+    except (zipfile.BadZipFile, ValueError, RecursionError, NotImplementedError, OSError) as error:
+        raise ModelError(source, f"corrupt model file ({error})") from None
+
+    def moved(node: Any) -> Any:
+        if isinstance(node, dict):
+            node = {key: moved(value) for key, value in node.items()}
+            key = (node.get("__module__"), node.get("__class__"))
+            if key in MOVED_TYPES:
+                node["__module__"] = MOVED_TYPES[key]
+            return node
+        if isinstance(node, list):
+            return [moved(item) for item in node]
+        return node
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for info, data in members:
+            if info.filename == "schema.json":
+                data = json.dumps(moved(schema)).encode("utf-8")
+            archive.writestr(info.filename, data)
+    return buffer.getvalue()
 
 
 def check_archive_sizes(source: Path) -> None:
-    """Refuse a model archive whose members would inflate beyond the caps, from the sizes
-    its directory declares, before anything is inflated (a zip bomb would fill memory)."""
+    """Refuse a skops archive whose members would inflate beyond the caps, from the sizes its
+    directory declares, before anything is inflated (a zip bomb would fill memory)."""
     try:
         with zipfile.ZipFile(source) as archive:
             members = archive.infolist()
@@ -225,46 +320,6 @@ def check_archive_sizes(source: Path) -> None:
         raise ModelError(source, f"refused: its members would inflate to {total} bytes")
 
 
-def state_problem(model: ParagraphLabeler) -> str | None:
-    """What is wrong with a loaded model's learned state (shapes and values that prediction
-    relies on and scikit-learn would not check), or None. Checked: the label set, the chain's
-    shapes and values (``-inf`` marks a move a zoned chain rules out; NaN and ``+inf`` are
-    never valid), the temperature, the booster's prior and its label set."""
-    try:
-        classes = np.asarray(model.classes_)
-        k = len(classes)
-        if k < 2 or len(set(map(str, classes))) != k:
-            return f"{k} labels, or a label named twice"
-        states = k * (ZONES if model._zoned else 1)
-        shapes = {
-            "log_start_": (states,),
-            "log_transitions_": (states, states),
-            "log_end_": (states,),
-            "log_prior_": (k,),
-        }
-        for name, shape in shapes.items():
-            values = np.asarray(getattr(model, name), dtype=float)
-            if values.shape != shape:
-                return f"{name} has shape {values.shape}, not {shape}"
-            if np.isnan(values).any() or np.isposinf(values).any() or values.max() > 0:
-                return f"{name} holds values that are no log-probabilities"
-        for name in ("log_start_", "log_end_"):
-            if not np.isfinite(getattr(model, name)).any():
-                return f"{name} rules out every state"
-        if not np.isfinite(model.log_prior_).all():
-            return "log_prior_ is not finite"
-        temperature = float(model.temperature_)
-        low, high = TEMPERATURE_BOUNDS
-        if not low <= temperature <= high:
-            return f"temperature {temperature!r} outside [{low}, {high}]"
-        booster_classes = [str(c) for c in model.booster_.classes_]
-        if not set(booster_classes) <= set(map(str, classes)):
-            return "the booster's labels are not the model's"
-    except (AttributeError, TypeError, ValueError) as error:
-        return f"incomplete model state: {error}"
-    return None
-
-
 def untrusted_reason(unknown: list[str]) -> str:
     """Why a model file holding the ``unknown`` types is refused."""
     if unknown == [LEGACY_TREE_TYPE]:
@@ -275,17 +330,17 @@ def untrusted_reason(unknown: list[str]) -> str:
     return f"holds types newsseg does not trust: {', '.join(unknown)}"
 
 
-def _checked(source: Path, model: Any) -> ParagraphLabeler:
-    """``model`` if it is a newsseg model whose learned state is sound, else a ModelError."""
-    if not isinstance(model, ParagraphLabeler):
+def _checked(source: Path, model: Any) -> Any:
+    """``model`` if it is a newsseg model, else a ModelError (its state is checked when it
+    is converted to arrays)."""
+    from newsseg.model import ParagraphLabeler
+
+    if not isinstance(model, (ParagraphLabeler, ArrayLabeler)):
         raise ModelError(source, "not a newsseg model file (holds no ParagraphLabeler)")
-    problem = state_problem(model)
-    if problem:
-        raise ModelError(source, f"corrupt model file ({problem})")
     return model
 
 
-def _load_pickle(source: Path, trust_pickle: bool) -> tuple[ParagraphLabeler, dict]:
+def _load_pickle(source: Path, trust_pickle: bool) -> tuple[Any, dict]:
     if not trust_pickle:
         raise ModelError(
             source,
@@ -313,30 +368,69 @@ def check_model_output(path: str | Path, force: bool = False) -> None:
     if Path(path).suffix.lower() != MODEL_SUFFIX:
         raise OutputError(
             path,
-            f"a model is saved as a skops archive, which needs the suffix {MODEL_SUFFIX} "
+            f"a model is saved as an archive of arrays, which needs the suffix {MODEL_SUFFIX} "
             f"(loading checks it); name it {Path(path).with_suffix(MODEL_SUFFIX).name}",
         )
     dataset.check_output(path, force)
     dataset.check_output(metadata_path(path))
 
 
-def save(model: ParagraphLabeler, path: str | Path, metadata: dict, force: bool = True) -> None:
-    """Write ``model`` with ``metadata`` (and the time it is saved) to a skops file at
-    ``path``, and the metadata's readable copy beside it: both are written in a temporary
-    folder beside ``path`` and moved into place, so a failure at any point leaves neither
-    file nor temporary behind. ``force=False`` refuses to overwrite."""
-    import skops.io as sio
+def save(model: Labeler, path: str | Path, metadata: dict, force: bool = True) -> None:
+    """Write a fitted ``model`` with ``metadata`` (and the time it is saved) as a model file
+    of arrays at ``path``, and the metadata's readable copy beside it: both are written in
+    a temporary folder beside ``path`` and moved into place, so a failure at any point
+    leaves neither file nor temporary behind. ``force=False`` refuses to overwrite."""
+    metadata = {**metadata, "saved": _now()}
+    if isinstance(model, ArrayLabeler):
+        arrays = model_arrays.ModelArrays(
+            {**model.model.header, "metadata": metadata}, model.model.arrays
+        )
+    else:
+        from newsseg.conversion import as_model_arrays
 
+        arrays = as_model_arrays(model, metadata)
+    write_model(arrays, path, force)
+
+
+def write_model(arrays: model_arrays.ModelArrays, path: str | Path, force: bool = True) -> None:
+    """Write a model file and its metadata's readable copy beside it, atomically."""
     target = Path(path)
     dataset.check_output(target, force)
-    metadata = {**metadata, "saved": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    text = json.dumps(metadata, indent=2, sort_keys=True)
+    text = json.dumps(arrays.metadata, indent=2, sort_keys=True)
     with dataset.staged_outputs([metadata_path(target), target]) as (staged_meta, staged):
-        sio.dump(model, staged, compression=zipfile.ZIP_DEFLATED)
-        with zipfile.ZipFile(staged, "a", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(MODEL_META_MEMBER, text)
+        with open(staged, "wb") as stream:
+            model_arrays.write(stream, arrays)
         with dataset.new_file(staged_meta) as stream:
             stream.write(text + "\n")
+
+
+def convert(
+    source: str | Path, target: str | Path, *, force: bool = False, trust_pickle: bool = False
+) -> dict:
+    """Write the newsseg 0.x model file ``source`` (``.skops``, or a trusted pickle) as a
+    model file of arrays at ``target`` (``.npz``), with its metadata and a note of the
+    conversion; returns the metadata. The new file labels as the old one did, to the bit."""
+    source = Path(source)
+    check_model_output(target, force)
+    if source.suffix.lower() in PICKLE_SUFFIXES:
+        model, metadata = _load_pickle(source, trust_pickle)
+    elif source.suffix.lower() == SKOPS_SUFFIX:
+        model, metadata = load_skops(source)
+    else:
+        raise ModelError(source, f"not a newsseg 0.x model file (not {SKOPS_SUFFIX} or .joblib)")
+    arrays = model.model if isinstance(model, ArrayLabeler) else _converted(source, model, metadata)
+    note = {"from": source.name, "by_newsseg": VERSION, "at": _now()}
+    converted = {**metadata, "converted": note}
+    write_model(
+        model_arrays.ModelArrays({**arrays.header, "metadata": converted}, arrays.arrays),
+        target,
+        force,
+    )
+    return converted
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def data_hash(frame: pd.DataFrame) -> str:

@@ -2,7 +2,7 @@
 
 scikit-learn's ``TfidfVectorizer`` builds every n-gram of every paragraph as a Python string
 and looks it up in a dict: for character n-grams that is most of newsseg's prediction time.
-:class:`NgramTfidf` does the same job over a batch at once. The batch is joined into one
+:class:`NgramVocabulary` does the same job over a batch at once. The batch is joined into one
 string and read as an array of code points; every n-gram becomes a 64-bit polynomial hash
 computed with a few array operations, and a fitted vocabulary is a sorted array of hashes
 (capped by document frequency, as ``max_features`` caps scikit-learn's), looked up with
@@ -16,6 +16,10 @@ itself. Two analyzers:
   and n-grams of consecutive tokens.
 
 Text is lower-cased and its whitespace collapsed first.
+
+Prediction imports this module: it needs neither scikit-learn nor scipy (TF-IDF rows are
+:class:`SparseRows`). The estimator that fits a vocabulary in training is
+:class:`newsseg.feature_steps.NgramTfidf`.
 """
 
 from __future__ import annotations
@@ -26,10 +30,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.preprocessing import normalize
-from sklearn.utils.validation import check_is_fitted
 
 ANALYZERS = ("char_wb", "word")
 BATCH_TEXTS = 8192
@@ -57,6 +57,12 @@ _BUCKET_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 def _bucket(hashes: np.ndarray) -> np.ndarray:
     return ((hashes * _BUCKET_MIX) >> np.uint64(64 - _BUCKET_BITS)).astype(np.intp)
+
+
+def bucket_order_ok(hashes: np.ndarray) -> bool:
+    """Whether a vocabulary's hashes are in the bucket order :class:`NgramVocabulary` looks
+    them up in."""
+    return bool((np.diff(_bucket(hashes)) >= 0).all())
 
 
 @dataclass
@@ -348,150 +354,212 @@ def _batches(texts: list[str]) -> Iterable[tuple[int, list[str]]]:
         yield offset, texts[offset : offset + BATCH_TEXTS]
 
 
-class NgramTfidf(TransformerMixin, BaseEstimator):
-    """TF-IDF over word or character n-grams (see the module docstring), fitted and applied
-    batch-wise with numpy. Sublinear term frequency, smoothed IDF and L2-normalised rows, as
-    ``TfidfVectorizer(sublinear_tf=True)``; ``max_features`` keeps the most frequent
-    n-grams.
+def ngram_frequencies(texts: list[str], analyzer: str, ngram_range: tuple[int, int]) -> Counted:
+    """Every n-gram's hash (sorted), the number of texts it stands in, its number of
+    occurrences (``max_features`` keeps the most frequent, as scikit-learn does) and its
+    first occurrence in the texts."""
+    parts = [
+        _batch_frequencies(analyse(batch, analyzer, ngram_range, spans=True), k)
+        for k, (_, batch) in enumerate(_batches(texts))
+    ]
+    if not parts:
+        return _batch_frequencies(_collect([], [], [], None, "", spans=False))
+    if len(parts) == 1:
+        return parts[0]
+    every = np.concatenate([p.hashes for p in parts])
+    # Stable: a hash's first entry is that of the first batch it stands in.
+    hashes, first, inverse = np.unique(every, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    documents, occurrences = (
+        np.bincount(inverse, weights=np.concatenate([getattr(p, k) for p in parts])).astype(
+            np.int64
+        )
+        for k in ("documents", "occurrences")
+    )
+    batch, start, end = (
+        np.concatenate([getattr(p, k) for p in parts])[first] for k in ("batch", "start", "end")
+    )
+    joined = [text for p in parts for text in p.joined]
+    return Counted(hashes, documents, occurrences, batch, start, end, joined)
 
-    Parameters
-    ----------
-    analyzer : ``"char_wb"`` or ``"word"``.
-    ngram_range : the smallest and largest n.
-    min_df : n-grams found in fewer documents are left out.
-    max_features : at most this many n-grams (None keeps all).
-    """
 
-    def __init__(
-        self,
-        analyzer: str = "word",
-        ngram_range: tuple[int, int] = (1, 1),
-        min_df: int = 1,
-        max_features: int | None = None,
-    ) -> None:
-        self.analyzer = analyzer
-        self.ngram_range = ngram_range
-        self.min_df = min_df
-        self.max_features = max_features
+def ngram_names(counted: Counted, keep: np.ndarray, analyzer: str) -> np.ndarray:
+    """A name for each kept n-gram: the (normalised) text of its first occurrence."""
+    bounds = zip(counted.batch[keep], counted.start[keep], counted.end[keep], strict=True)
+    names = [counted.joined[k][a:b] for k, a, b in bounds]
+    if analyzer == "word":  # the tokens, without what stands between them
+        names = [" ".join(_TOKEN.findall(text)) for text in names]
+    return np.array(names, dtype=str)
 
-    def fit(self, X, y=None):
-        if self.analyzer not in ANALYZERS:
-            raise ValueError(f"analyzer must be one of {ANALYZERS}, not {self.analyzer!r}")
-        n_min, n_max = self.ngram_range
-        if not 1 <= n_min <= n_max:
-            raise ValueError(f"ngram_range must be 1 <= min <= max, not {self.ngram_range}")
-        texts = _as_texts(X)
-        counted = self._frequencies(texts)
-        documents = counted.documents
-        keep = np.flatnonzero(documents >= self.min_df)
-        if self.max_features is not None and len(keep) > self.max_features:
-            order = np.argsort(-counted.occurrences[keep], kind="stable")[: self.max_features]
-            keep = keep[order]
-        if len(keep) == 0:
-            raise ValueError("no n-grams left: the texts are empty or min_df is too high")
-        keep = keep[np.argsort(_bucket(counted.hashes[keep]), kind="stable")]
-        self.__dict__.pop("_bucket_starts", None)
-        self.hashes_ = counted.hashes[keep]
-        self.idf_ = (np.log((1 + len(texts)) / (1 + documents[keep])) + 1).astype(np.float32)
-        self.terms_ = self._names(counted, keep)
-        self.n_features_out_ = len(keep)
-        return self
 
-    def _frequencies(self, texts: list[str]) -> Counted:
-        """Every n-gram's hash (sorted), the number of texts it stands in, its number of
-        occurrences (``max_features`` keeps the most frequent, as scikit-learn does) and
-        its first occurrence in the texts."""
-        parts = [
-            _batch_frequencies(analyse(batch, self.analyzer, self.ngram_range, spans=True), k)
-            for k, (_, batch) in enumerate(_batches(texts))
-        ]
+@dataclass(frozen=True)
+class FittedVocabulary:
+    """What fitting a TF-IDF vocabulary learns: the kept n-grams' hashes (in bucket order,
+    see :class:`NgramVocabulary`), their IDF and their names."""
+
+    hashes: np.ndarray
+    idf: np.ndarray
+    terms: np.ndarray
+
+
+def fit_vocabulary(
+    texts: list[str],
+    analyzer: str,
+    ngram_range: tuple[int, int],
+    min_df: int = 1,
+    max_features: int | None = None,
+) -> FittedVocabulary:
+    """The n-grams found in at least ``min_df`` texts, at most ``max_features`` of them (the
+    most frequent), with their smoothed IDF, ``log((1 + n) / (1 + df)) + 1``."""
+    if analyzer not in ANALYZERS:
+        raise ValueError(f"analyzer must be one of {ANALYZERS}, not {analyzer!r}")
+    n_min, n_max = ngram_range
+    if not 1 <= n_min <= n_max:
+        raise ValueError(f"ngram_range must be 1 <= min <= max, not {ngram_range}")
+    counted = ngram_frequencies(texts, analyzer, ngram_range)
+    documents = counted.documents
+    keep = np.flatnonzero(documents >= min_df)
+    if max_features is not None and len(keep) > max_features:
+        order = np.argsort(-counted.occurrences[keep], kind="stable")[:max_features]
+        keep = keep[order]
+    if len(keep) == 0:
+        raise ValueError("no n-grams left: the texts are empty or min_df is too high")
+    keep = keep[np.argsort(_bucket(counted.hashes[keep]), kind="stable")]
+    idf = (np.log((1 + len(texts)) / (1 + documents[keep])) + 1).astype(np.float32)
+    return FittedVocabulary(counted.hashes[keep], idf, ngram_names(counted, keep, analyzer))
+
+
+# --------------------------------------------------------------------------- transforming
+
+
+@dataclass(frozen=True)
+class SparseRows:
+    """A sparse matrix in compressed-row form (scipy's CSR, without scipy): row ``i``'s
+    values are ``data[indptr[i]:indptr[i + 1]]``, in the columns ``indices[...]`` of the same
+    range, ascending within a row."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    n_columns: int
+
+    def __len__(self) -> int:
+        return len(self.indptr) - 1
+
+    @property
+    def row_of_value(self) -> np.ndarray:
+        """The row of each stored value."""
+        return np.repeat(np.arange(len(self)), np.diff(self.indptr))
+
+    def rows(self, part: slice) -> SparseRows:
+        """The rows ``part`` (a slice of consecutive rows, step 1)."""
+        start, stop, _ = part.indices(len(self))
+        stop = max(start, stop)
+        a, b = self.indptr[start], self.indptr[stop]
+        indptr = self.indptr[start : stop + 1] - a
+        return SparseRows(indptr, self.indices[a:b], self.data[a:b], self.n_columns)
+
+    @staticmethod
+    def stacked(parts: list[SparseRows], n_columns: int, dtype=np.float32) -> SparseRows:
+        """The rows of ``parts``, one after the other."""
         if not parts:
-            return _batch_frequencies(_collect([], [], [], None, "", spans=False))
+            empty = np.zeros(0, dtype=np.int32)
+            return SparseRows(np.zeros(1, np.int32), empty, np.zeros(0, dtype), n_columns)
         if len(parts) == 1:
             return parts[0]
-        every = np.concatenate([p.hashes for p in parts])
-        # Stable: a hash's first entry is that of the first batch it stands in.
-        hashes, first, inverse = np.unique(every, return_index=True, return_inverse=True)
-        inverse = inverse.ravel()
-        documents, occurrences = (
-            np.bincount(inverse, weights=np.concatenate([getattr(p, k) for p in parts])).astype(
-                np.int64
-            )
-            for k in ("documents", "occurrences")
+        offsets = np.cumsum([0] + [int(p.indptr[-1]) for p in parts[:-1]])
+        indptr = np.concatenate(
+            [parts[0].indptr[:1]] + [p.indptr[1:] + o for p, o in zip(parts, offsets, strict=True)]
         )
-        batch, start, end = (
-            np.concatenate([getattr(p, k) for p in parts])[first] for k in ("batch", "start", "end")
+        return SparseRows(
+            _index_array(indptr),
+            np.concatenate([p.indices for p in parts]),
+            np.concatenate([p.data for p in parts]),
+            n_columns,
         )
-        joined = [text for p in parts for text in p.joined]
-        return Counted(hashes, documents, occurrences, batch, start, end, joined)
 
-    def _names(self, counted: Counted, keep: np.ndarray) -> np.ndarray:
-        """A name for each kept n-gram: the (normalised) text of its first occurrence."""
-        bounds = zip(counted.batch[keep], counted.start[keep], counted.end[keep], strict=True)
-        names = [counted.joined[k][a:b] for k, a, b in bounds]
-        if self.analyzer == "word":  # the tokens, without what stands between them
-            names = [" ".join(_TOKEN.findall(text)) for text in names]
-        return np.array(names, dtype=str)
 
-    def _lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The vocabulary column of each hash, and whether it is in the vocabulary at all.
+def _index_array(values: np.ndarray) -> np.ndarray:
+    """Indices as scipy stores them: 32-bit where they fit."""
+    fits = len(values) == 0 or int(values.max()) < np.iinfo(np.int32).max
+    return values.astype(np.int32 if fits else np.int64, copy=False)
 
-        A binary search per n-gram is slow, so the vocabulary (sorted by bucket) is
-        indexed by the top bits of a mixed hash: most buckets hold at most one term, and
-        each further round looks only at n-grams whose bucket holds more."""
+
+def l2_normalised_rows(rows: SparseRows) -> SparseRows:
+    """Each row divided by its Euclidean length (empty rows stay empty), computed as
+    scikit-learn's ``normalize`` does for float32 rows, to the bit: squares in float32,
+    summed one after the other in float64, each value divided in float64 and rounded."""
+    data = rows.data
+    squares = (data * data).astype(np.float64)
+    norms = np.sqrt(np.bincount(rows.row_of_value, weights=squares, minlength=len(rows)))
+    divisor = norms[rows.row_of_value]
+    quotient = np.divide(
+        data.astype(np.float64), divisor, out=data.astype(np.float64), where=divisor != 0.0
+    )
+    return SparseRows(rows.indptr, rows.indices, quotient.astype(data.dtype), rows.n_columns)
+
+
+class NgramVocabulary:
+    """A fitted TF-IDF vocabulary that turns texts into rows of TF-IDF values (see the module
+    docstring): sublinear term frequency, smoothed IDF and L2-normalised rows, as
+    ``TfidfVectorizer(sublinear_tf=True)`` with the vocabulary it was fitted with.
+
+    ``hashes`` are the kept n-grams' hashes, sorted by bucket: a binary search per n-gram
+    is slow, so the vocabulary is indexed by the top bits of a mixed hash, and most buckets
+    hold at most one term."""
+
+    def __init__(
+        self, analyzer: str, ngram_range: tuple[int, int], hashes: np.ndarray, idf: np.ndarray
+    ) -> None:
+        self.analyzer = analyzer
+        self.ngram_range = (int(ngram_range[0]), int(ngram_range[1]))
+        self.hashes = hashes
+        self.idf = idf
+        counts = np.bincount(_bucket(hashes), minlength=_BUCKETS)
+        self.bucket_starts = np.concatenate([[0], np.cumsum(counts)])
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The vocabulary column of each hash, and whether it is in the vocabulary at all
+        (each round looks only at n-grams whose bucket holds more terms)."""
         buckets = _bucket(hashes)
-        where = self.bucket_starts_[buckets]
-        stop = self.bucket_starts_[buckets + 1]
+        where = self.bucket_starts[buckets]
+        stop = self.bucket_starts[buckets + 1]
         hit = np.zeros(len(hashes), dtype=bool)
         open_ = np.flatnonzero(where < stop)
         while len(open_):
-            found = self.hashes_[where[open_]] == hashes[open_]
+            found = self.hashes[where[open_]] == hashes[open_]
             hit[open_[found]] = True
             open_ = open_[~found]
             where[open_] += 1
             open_ = open_[where[open_] < stop[open_]]
-        return np.minimum(where, len(self.hashes_) - 1), hit
+        return np.minimum(where, len(self.hashes) - 1), hit
 
-    @property
-    def bucket_starts_(self) -> np.ndarray:
-        """Where each bucket's terms start in ``hashes_`` (built once, not saved)."""
-        starts = self.__dict__.get("_bucket_starts")
-        if starts is None:
-            counts = np.bincount(_bucket(self.hashes_), minlength=_BUCKETS)
-            starts = np.concatenate([[0], np.cumsum(counts)])
-            self.__dict__["_bucket_starts"] = starts
-        return starts
-
-    def __getstate__(self):
-        state = dict(super().__getstate__())
-        state.pop("_bucket_starts", None)
-        return state
-
-    def transform(self, X) -> sp.csr_matrix:
-        check_is_fitted(self, "hashes_")
-        texts = _as_texts(X)
+    def transform(self, texts: list[str]) -> SparseRows:
+        """The TF-IDF rows of ``texts`` (batch by batch: the memory of the hash arrays is
+        bounded whatever the number of texts)."""
         parts = [self._transform_batch(batch) for _, batch in _batches(texts)]
-        if not parts:
-            return sp.csr_matrix((0, self.n_features_out_), dtype=np.float32)
-        return sp.vstack(parts, format="csr")
+        return SparseRows.stacked(parts, len(self))
 
-    def _transform_batch(self, texts: list[str]) -> sp.csr_matrix:
+    def _transform_batch(self, texts: list[str]) -> SparseRows:
         found = analyse(texts, self.analyzer, self.ngram_range)
-        where, hit = self._lookup(found.hashes)
-        counts = sp.csr_matrix(
-            (np.ones(int(hit.sum()), dtype=np.float32), (found.rows[hit], where[hit])),
-            shape=(len(texts), self.n_features_out_),
+        where, hit = self.lookup(found.hashes)
+        # Each (text, column) pair once, in row-then-column order, with its count.
+        keys = found.rows[hit].astype(np.int64) * len(self) + where[hit]
+        pairs, counts = np.unique(keys, return_counts=True)
+        rows, columns = np.divmod(pairs, len(self))
+        indptr = np.searchsorted(rows, np.arange(len(texts) + 1))
+        tf = np.log(counts.astype(np.float32)) + 1
+        rows_tfidf = SparseRows(
+            _index_array(indptr), _index_array(columns), tf * self.idf[columns], len(self)
         )
-        counts.sum_duplicates()
-        counts.data = (np.log(counts.data) + 1) * self.idf_[counts.indices]
-        return normalize(counts, copy=False)
-
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        check_is_fitted(self, "hashes_")
-        return np.asarray(self.terms_, dtype=object)
+        return l2_normalised_rows(rows_tfidf)
 
 
-def _as_texts(X) -> list[str]:
+def as_texts(X) -> list[str]:
+    """A batch of texts as a list of strings (None as an empty text)."""
     if isinstance(X, str):
         raise ValueError("expected an iterable of texts, not one string")
     return ["" if text is None else str(text) for text in X]

@@ -13,7 +13,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 TRANSITION_PRIOR = 1.0
 """Add-one smoothing of label-transition counts: unseen transitions stay possible."""
@@ -307,9 +306,65 @@ def fit_temperature(
 ) -> float:
     """The temperature minimising the log-loss of ``proba_of(temperature)`` against
     ``truth_index`` (searched on a log scale within ``bounds``)."""
+    # Imported here: only training fits a temperature, and scipy.optimize takes a while to
+    # import (prediction never needs it).
+    from scipy.optimize import minimize_scalar
 
     def loss(log_temperature: float) -> float:
         return mean_log_loss(proba_of(float(np.exp(log_temperature))), truth_index)
 
     found = minimize_scalar(loss, bounds=(np.log(bounds[0]), np.log(bounds[1])), method="bounded")
     return float(np.exp(found.x))
+
+
+# --------------------------------------------------------------------------- decoding a model
+
+
+SEQUENCE_MODES = ("viterbi", "marginal", "none")
+"""How a model decodes: Viterbi over the chain, the chain's posterior marginals, or none."""
+
+
+@dataclass(frozen=True)
+class ChainDecoder:
+    """A fitted model's decoding: its chain (over labels, or over labels in :data:`ZONES`
+    zones when ``zoned``), the booster's log label prior, the temperature of the reported
+    probabilities, and the ``sequence`` mode (see :data:`SEQUENCE_MODES`)."""
+
+    n_labels: int
+    chain: Chain
+    log_prior: np.ndarray
+    zoned: bool
+    temperature: float
+    sequence: str
+
+    def log_emission(self, booster_proba: np.ndarray) -> np.ndarray:
+        """The chain's emission scores of booster probabilities: log-probability minus the
+        booster's label prior (for each zone's copy of a label, when ``zoned``)."""
+        emission = log_proba(booster_proba) - self.log_prior
+        return np.tile(emission, ZONES) if self.zoned else emission
+
+    def marginals(
+        self, booster_proba: np.ndarray, doc_slices: Sequence[slice], temperature: float
+    ) -> np.ndarray:
+        """The posterior label marginals of the chain tempered by ``temperature``."""
+        emission = self.log_emission(booster_proba)
+        marginals = tempered_marginals(emission, doc_slices, self.chain, temperature)
+        if self.zoned:  # a label's probability is that of its copies in all zones
+            return marginals.reshape(len(marginals), ZONES, -1).sum(axis=1)
+        return marginals
+
+    def reported_proba(self, booster_proba: np.ndarray, doc_slices: Sequence[slice]) -> np.ndarray:
+        """The probabilities a model reports: the calibrated posterior marginals, or the
+        booster's own with ``sequence="none"``."""
+        if self.sequence == "none" or len(booster_proba) == 0:
+            return booster_proba
+        return self.marginals(booster_proba, doc_slices, self.temperature)
+
+    def decode(self, booster_proba: np.ndarray, doc_slices: Sequence[slice]) -> np.ndarray:
+        """Label indices of each paragraph under the ``sequence`` mode."""
+        if self.sequence == "none" or len(booster_proba) == 0:
+            return booster_proba.argmax(axis=1)
+        if self.sequence == "marginal":
+            return self.reported_proba(booster_proba, doc_slices).argmax(axis=1)
+        states = decode_documents(self.log_emission(booster_proba), doc_slices, self.chain)
+        return states % self.n_labels

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from newsseg.errors import NewssegError, WorkerLostError
-from newsseg.model import ParagraphLabeler
 from newsseg.predict.executors import PARALLEL_BATCH_BYTES
 from newsseg.predict.tasks import Task, TaskResult
+from newsseg.predictor import Labeler
 
 LOCAL_SCHEDULER = "local"
 """The ``--dask-scheduler`` address that starts a ``LocalCluster`` for the run."""
@@ -46,7 +46,7 @@ class DaskExecutor:
         self,
         work: Callable[[Task, Any], TaskResult],
         tasks: Iterable[Task],
-        model: ParagraphLabeler,
+        model: Labeler,
     ) -> Iterator[TaskResult]:
         shipped = self.client.scatter(model, broadcast=True, hash=False)
         window = self.window or 2 * max(1, len(self.client.scheduler_info()["workers"]))

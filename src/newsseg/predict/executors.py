@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from newsseg.errors import WorkerLostError
-from newsseg.model import ParagraphLabeler
 from newsseg.predict.tasks import Task, TaskResult
+from newsseg.predictor import Labeler
 
 PREDICT_BATCH_BYTES = 5_000_000
 """predict labels its inputs in batches of about this many bytes of text (some 20 000
@@ -41,7 +41,7 @@ class Executor(Protocol):
         self,
         work: Callable[[Task, Any], TaskResult],
         tasks: Iterable[Task],
-        model: ParagraphLabeler,
+        model: Labeler,
     ) -> Iterator[TaskResult]: ...
 
 
@@ -59,7 +59,7 @@ class LocalExecutor:
         self,
         work: Callable[[Task, Any], TaskResult],
         tasks: Iterable[Task],
-        model: ParagraphLabeler,
+        model: Labeler,
     ) -> Iterator[TaskResult]:
         if self.jobs == 1:
             return (work(task, model) for task in tasks)
@@ -109,7 +109,7 @@ class SharedModelFile:
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
-_worker_models: dict[SharedModelFile, ParagraphLabeler] = {}
+_worker_models: dict[SharedModelFile, Labeler] = {}
 """The model of the run a worker process serves, loaded on its first batch."""
 
 
@@ -123,7 +123,7 @@ def _on_worker(
     return work(task, worker_model(shipped))
 
 
-def worker_model(model: ParagraphLabeler | SharedModelFile) -> ParagraphLabeler:
+def worker_model(model: Labeler | SharedModelFile) -> Labeler:
     if not isinstance(model, SharedModelFile):
         return model
     if model not in _worker_models:

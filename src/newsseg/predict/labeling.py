@@ -12,8 +12,8 @@ import pandas as pd
 from newsseg.config import ordered_labels
 from newsseg.errors import NewssegError
 from newsseg.features import document_slices
-from newsseg.model import ParagraphLabeler
 from newsseg.model_file import ModelArgument, labeler_of
+from newsseg.predictor import Labeler
 from newsseg.progress import Track
 
 
@@ -87,7 +87,7 @@ def document_batches(doc_ids: pd.Series, size: int = BATCH_DOCUMENTS) -> list[sl
 
 
 def label_in_batches(
-    frame: pd.DataFrame, labeler: ParagraphLabeler, track: Track, description: str
+    frame: pd.DataFrame, labeler: Labeler, track: Track, description: str
 ) -> pd.DataFrame:
     """:func:`label_frame` over batches of whole documents (features and decoding work per
     document, so the result is the same as in one go), one progress step per batch."""
@@ -100,14 +100,14 @@ def label_in_batches(
     return pd.concat(labeled, ignore_index=True)
 
 
-def clone_with(labeler: ParagraphLabeler, **params: Any) -> ParagraphLabeler:
+def clone_with(labeler: Labeler, **params: Any) -> Labeler:
     """A shallow copy of a fitted labeler with other decoding settings (no refit)."""
     changed = copy.copy(labeler)
     changed.set_params(**params)
     return changed
 
 
-def without_sequence(labeler: ParagraphLabeler, no_sequence: bool) -> ParagraphLabeler:
+def without_sequence(labeler: Labeler, no_sequence: bool) -> Labeler:
     """``labeler``, or with ``no_sequence`` a copy that takes each paragraph's most probable
     booster label instead of decoding each document's labels together."""
     return clone_with(labeler, sequence="none") if no_sequence else labeler

@@ -13,7 +13,6 @@ from typing import TextIO
 
 from newsseg.config import ordered_labels
 from newsseg.errors import NewssegError, WorkerLostError
-from newsseg.model import ParagraphLabeler
 from newsseg.model_file import ModelArgument, labeler_of
 from newsseg.predict.executors import Executor, LocalExecutor
 from newsseg.predict.labeling import without_sequence
@@ -32,6 +31,7 @@ from newsseg.predict.tasks import (
     label_task,
     plan_tasks,
 )
+from newsseg.predictor import Labeler
 from newsseg.progress import Track, silent
 
 
@@ -150,7 +150,7 @@ def _run(
     settings: PredictSettings,
     sink: PredictionSink,
     runner: Executor,
-    labeler: ParagraphLabeler,
+    labeler: Labeler,
     fail_fast: bool,
     track: Track,
     start: float,

@@ -21,7 +21,6 @@ from newsseg.config import (
     TABLE_SUFFIXES,
 )
 from newsseg.errors import InputError, NewssegError
-from newsseg.model import ParagraphLabeler
 from newsseg.predict.labeling import label_confidence, label_frame
 from newsseg.predict.outputs import (
     ARTICLE_FORMAT,
@@ -33,6 +32,7 @@ from newsseg.predict.outputs import (
     prediction_header,
     prediction_lines,
 )
+from newsseg.predictor import Labeler
 
 PREDICT_LABEL_HINT = (
     "the model's labels; predict reads *.tsv as label<TAB>text, plain text as *.txt"
@@ -244,7 +244,7 @@ def _joined_parts(source: str, parts: list[dataset.Paragraphs]) -> dataset.Parag
 
 
 def _label_and_format(
-    parts: list[dataset.Paragraphs], labeler: ParagraphLabeler, settings: PredictSettings
+    parts: list[dataset.Paragraphs], labeler: Labeler, settings: PredictSettings
 ) -> list[Output]:
     """Label the paragraphs of several inputs in one model call, then format each input;
     documents of different inputs stay apart even when their ``doc_id`` is the same."""

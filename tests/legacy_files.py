@@ -1,0 +1,44 @@
+"""Model files as newsseg 0.x wrote them (skops archives), for the tests of reading and
+converting them: the 0.5 writer, with the classes named where 0.5 kept them."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+from newsseg.config import MODEL_META_MEMBER
+from newsseg.model_file import MOVED_TYPES
+
+
+def write_skops_model(model, path: Path, metadata: dict) -> Path:
+    """``model`` as newsseg 0.5's ``model_file.save`` wrote it: a skops archive with the
+    metadata as one more member."""
+    import skops.io as sio
+
+    buffer = io.BytesIO(sio.dumps(model))
+    old_modules = {(new, name): old for (old, name), new in MOVED_TYPES.items()}
+
+    def as_before(node):
+        if isinstance(node, dict):
+            node = {key: as_before(value) for key, value in node.items()}
+            key = (node.get("__module__"), node.get("__class__"))
+            if key in old_modules:
+                node["__module__"] = old_modules[key]
+            return node
+        if isinstance(node, list):
+            return [as_before(item) for item in node]
+        return node
+
+    with (
+        zipfile.ZipFile(buffer) as source,
+        zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as target,
+    ):
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "schema.json":
+                data = json.dumps(as_before(json.loads(data))).encode("utf-8")
+            target.writestr(info.filename, data)
+        target.writestr(MODEL_META_MEMBER, json.dumps(metadata))
+    return path
