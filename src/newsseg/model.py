@@ -57,7 +57,16 @@ from newsseg.sequence import (
     transition_log_probs,
     zone_transition_log_probs,
 )
-from newsseg.structure import rhythm_cues, span_cues
+from newsseg.structure import (
+    RHYTHM_CUES,
+    SERIES_CUES,
+    SPAN_CUES,
+    relative_cue_names,
+    relative_cues,
+    rhythm_cues,
+    series_cues,
+    span_cues,
+)
 
 SEQUENCE_MODES = ("viterbi", "marginal", "none")
 CALIBRATION_SHARE = 0.2
@@ -168,6 +177,10 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
     use_structure : page-structure cues (see :mod:`newsseg.structure`): each paragraph's
         place against the article span the text model's probabilities outline, and the
         title-then-lead rhythm of the lines around it.
+    use_relative : with ``use_structure``, the text model's scores against the page's own
+        (each label's log-odds minus the page's median, the body rank in the page).
+    use_series : with ``use_structure``, the series cues: lines starting with the
+        headline's word shapes, and how many lines of the page start alike.
     zones : decode over a chain that knows the page's zones (before the article, the
         article from its first to its last body line, after it: body lines only inside,
         one article per page; see :func:`newsseg.sequence.zone_states`).
@@ -198,6 +211,8 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         use_context: bool = True,
         use_memory: bool = False,
         use_structure: bool = True,
+        use_relative: bool = True,
+        use_series: bool = True,
         zones: bool = True,
         word_max_features: int | None = WORD_MAX_FEATURES,
         char_max_features: int | None = CHAR_MAX_FEATURES,
@@ -221,6 +236,8 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         self.use_context = use_context
         self.use_memory = use_memory
         self.use_structure = use_structure
+        self.use_relative = use_relative
+        self.use_series = use_series
         self.zones = zones
         self.word_max_features = word_max_features
         self.char_max_features = char_max_features
@@ -258,6 +275,8 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         state.setdefault("boost_l2", 0.0)  # how models before BOOST_L2 were trained
         state.setdefault("early_stopping", False)
         state.setdefault("use_structure", False)
+        state.setdefault("use_relative", False)  # files from before the relative cues
+        state.setdefault("use_series", False)
         state.setdefault("zones", False)
         if "booster_" in state:
             state.setdefault("quantiser_", None)  # files from before newsseg.binning
@@ -535,23 +554,42 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
             if self.use_context:
                 parts.append(probability_context(text_proba, frame[DOC_COLUMN], self.classes_))
         if self.use_structure:
-            parts.append(self.structure_features(frame[DOC_COLUMN], text_proba, layout))
+            parts.append(self.structure_features(frame, text_proba, layout))
         return np.hstack(parts)
 
     def structure_features(
-        self, doc_ids: pd.Series, text_proba: np.ndarray | None, layout: np.ndarray | None
+        self, frame: pd.DataFrame, text_proba: np.ndarray | None, layout: np.ndarray | None
     ) -> np.ndarray:
         """The page-structure cues of paragraphs (see :mod:`newsseg.structure`): the article
-        span from the text model's probabilities, the rhythm from the layout cues."""
-        documents = Documents(doc_ids)
-        parts = [np.zeros((len(doc_ids), 0))]
+        span and the page-relative scores from the text model's probabilities, the rhythm
+        from the layout cues, the series cues from the text."""
+        documents = Documents(frame[DOC_COLUMN])
+        parts = [np.zeros((len(frame), 0))]
+        classes = [str(c) for c in self.classes_]
         if text_proba is not None:
-            parts.append(span_cues(text_proba, documents, [str(c) for c in self.classes_]))
+            parts.append(span_cues(text_proba, documents, classes))
+            if self.use_relative:
+                parts.append(relative_cues(text_proba, documents, classes))
         if layout is not None:
             names = list(self.layout_.get_feature_names_out())
             words, stop = (layout[:, names.index(name)] for name in ("log_words", "ends_with_stop"))
             parts.append(rhythm_cues(words, stop, documents))
+        if self.use_series:
+            parts.append(series_cues(frame[TEXT_COLUMN], documents))
         return np.hstack(parts)
+
+    def structure_feature_names(self) -> list[str]:
+        """Names of :meth:`structure_features`' columns."""
+        names = []
+        if self.classifier_ is not None:
+            names += list(SPAN_CUES)
+            if self.use_relative:
+                names += relative_cue_names([str(c) for c in self.classes_])
+        if self.layout_ is not None:
+            names += list(RHYTHM_CUES)
+        if self.use_series:
+            names += list(SERIES_CUES)
+        return names
 
     # -- prediction
 
@@ -694,6 +732,8 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
                 for part in ("previous", "next", "window", "document"):
                     after += [f"{part}__{label}" for label in labels]
                 after += [f"seen_before__{ROLES.notice}", f"seen_before__{ROLES.teaser}"]
+        if self.use_structure:
+            after += [f"structure__{name}" for name in self.structure_feature_names()]
         memory = int(self.booster_.n_features_in_) - len(before) - len(after)
         return before + [f"memory__{n}" for n in range(memory)] + after
 
