@@ -363,7 +363,7 @@ def time_stages(in_dir: Path) -> None:
             "context and structure cues",
             lambda: (
                 probability_context(proba, doc_ids, model.classes_),
-                model.structure_features(doc_ids, proba, layout),
+                model.structure_features(frame, proba, layout),
             ),
         )
         stacked = model.stage_two_features(frame)  # the stages above, again: not counted

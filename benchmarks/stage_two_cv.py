@@ -36,6 +36,9 @@ from newsseg.model import ParagraphLabeler, StageTwoData
 VARIANTS: dict[str, dict] = {
     "default": {},
     "no-structure": {"use_structure": False},
+    "no-relative": {"use_relative": False},
+    "no-series": {"use_series": False},
+    "v0.5 (no relative, no series)": {"use_relative": False, "use_series": False},
     "no-zones": {"zones": False},
     "no-structure-no-zones": {"use_structure": False, "zones": False},
     "v0.4 booster (no L2, 120 iterations, no structure, no zones)": {
@@ -55,6 +58,8 @@ VARIANTS: dict[str, dict] = {
 """Variants by name: settings changed from the default model's (later stages only)."""
 LATER_STAGES = (
     "use_structure",
+    "use_relative",
+    "use_series",
     "zones",
     "boost_iterations",
     "boost_leaves",
@@ -64,7 +69,10 @@ LATER_STAGES = (
     "sequence",
 )
 """The settings a variant may change: a cached fold's model gets the defaults of these."""
-SHORT_NAMES = {"v0.4": "v0.4 booster (no L2, 120 iterations, no structure, no zones)"}
+SHORT_NAMES = {
+    "v0.4": "v0.4 booster (no L2, 120 iterations, no structure, no zones)",
+    "v0.5": "v0.5 (no relative, no series)",
+}
 
 
 def fold_cache(cache: Path, frame, splits, fold: int) -> dict:
@@ -92,12 +100,12 @@ def fold_cache(cache: Path, frame, splits, fold: int) -> dict:
     return entry
 
 
-def with_structure(model: ParagraphLabeler, doc_ids, stacked: np.ndarray, text_proba):
+def with_structure(model: ParagraphLabeler, frame, stacked: np.ndarray, text_proba):
     """``stacked`` (built without structure cues) with the model's structure cues appended,
     as :meth:`ParagraphLabeler._stage_two_matrix` appends them."""
     n_layout = len(model.layout_.get_feature_names_out()) if model.layout_ is not None else 0
     layout = stacked[:, :n_layout] if n_layout else None
-    return np.hstack([stacked, model.structure_features(doc_ids, text_proba, layout)])
+    return np.hstack([stacked, model.structure_features(frame, text_proba, layout)])
 
 
 def text_columns(model: ParagraphLabeler) -> slice:
@@ -136,10 +144,8 @@ def fit_variant(
     data, test_stacked = entry["data"], entry["test_stacked"]
     stacked = data.stacked
     if model.use_structure:
-        stacked = with_structure(
-            model, data.frame["doc_id"], stacked, stacked[:, text_columns(model)]
-        )
-        test_stacked = with_structure(model, test["doc_id"], test_stacked, entry["test_text_proba"])
+        stacked = with_structure(model, data.frame, stacked, stacked[:, text_columns(model)])
+        test_stacked = with_structure(model, test, test_stacked, entry["test_text_proba"])
     start = time.perf_counter()
     model.fit_stage_two(StageTwoData(data.frame, data.labels, data.sources, stacked, weights))
     return model, test_stacked, time.perf_counter() - start
@@ -196,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         fitted: dict[str, tuple] = {}  # variants that differ only in zones share a booster
         for name in names:
             params = dict(VARIANTS[name])
-            zones = params.pop("zones", False)
+            zones = params.pop("zones", ParagraphLabeler().zones)
             key = json.dumps(params, sort_keys=True)
             if key not in fitted:
                 fitted[key] = fit_variant(entry, params, test, frame)

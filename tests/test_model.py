@@ -119,8 +119,19 @@ def test_structure_cues_and_zones_add_columns_and_decode_each_page(tiny_frame):
     X, y = tiny_frame[["doc_id", "text"]], tiny_frame["label"]
     plain = ParagraphLabeler(**TINY_PARAMS, use_structure=False).fit(X, y)
     both = ParagraphLabeler(**TINY_PARAMS, use_structure=True, zones=True).fit(X, y)
-    added = len(structure.SPAN_CUES) + len(structure.RHYTHM_CUES)
-    assert both.stage_two_features(X).shape[1] == plain.stage_two_features(X).shape[1] + added
+    added = both.structure_feature_names()
+    relative = structure.relative_cue_names([str(c) for c in both.classes_])
+    assert added == [
+        *structure.SPAN_CUES,
+        *relative,
+        *structure.RHYTHM_CUES,
+        *structure.SERIES_CUES,
+    ]
+    assert both.stage_two_features(X).shape[1] == plain.stage_two_features(X).shape[1] + len(added)
+    names = both.stage_two_feature_names()
+    assert len(names) == both.stage_two_features(X).shape[1]
+    assert names[-len(added) :] == [f"structure__{name}" for name in added]
+    assert not any(name.startswith("memory__") for name in names)
     assert both.log_transitions_.shape == (3 * 4, 3 * 4)
     labels, proba = both.predict_with_proba(X)
     assert (labels == y.to_numpy()).mean() > 0.9

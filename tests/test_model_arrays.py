@@ -82,7 +82,7 @@ def assert_refused(result, path: Path, *fragments: str) -> str:
 
 def npy_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, array, allow_pickle=True)
+    np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=True)
     return buffer.getvalue()
 
 
@@ -341,6 +341,10 @@ CRAFTED = {
         "n-gram range",
     ),
     "setting-not-bool": (lambda h, a: h["settings"].update(use_context="yes"), "settings"),
+    "a-later-setting": (
+        lambda h, a: h["settings"].update(use_hunches=True),
+        "settings this newsseg does not know (use_hunches): upgrade newsseg",
+    ),
 }
 
 
@@ -417,6 +421,26 @@ def test_a_file_of_a_newer_format_says_to_upgrade(parts, tmp_path, dump):
 
 
 # --------------------------------------------------------------------------- the format
+
+
+def test_a_structure_flag_the_file_lacks_reads_false(tiny_corpus, tmp_path, dump):
+    """A file written before a structure cue existed did not use it."""
+    from newsseg import dataset
+    from newsseg.conversion import as_model_arrays
+    from newsseg.model import ParagraphLabeler
+
+    from .conftest import TINY_PARAMS
+
+    frame = dataset.read_corpus([tiny_corpus])
+    params = {**TINY_PARAMS, "boost_iterations": 10, "use_series": False}
+    fitted = ParagraphLabeler(**params).fit(frame[["doc_id", "text"]], frame["label"])
+    arrays = as_model_arrays(fitted)
+    header = json.loads(json.dumps(arrays.header))
+    del header["settings"]["use_series"]
+    path = write_raw(tmp_path / "older.npz", header, dict(arrays.arrays))
+    loaded, _ = model_file.load(path)
+    X = frame[["doc_id", "text"]]
+    assert np.array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
 
 
 def test_a_model_file_is_an_npz_numpy_reads_without_pickles(tiny_model_path):

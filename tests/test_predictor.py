@@ -73,6 +73,8 @@ def assert_labels_alike(fitted: ParagraphLabeler, frames: list[pd.DataFrame]) ->
         {"use_layout": False},
         {"use_topic": False, "use_memory": True},
         {"use_structure": False, "zones": False},
+        {"use_relative": False},
+        {"use_series": False, "use_layout": False},
         {"class_weight": None},
     ],
     ids=lambda params: ",".join(f"{k}={v}" for k, v in params.items()) or "default",

@@ -99,3 +99,63 @@ def test_cues_of_a_document_do_not_depend_on_its_batch():
         CLASSES,
     )
     assert np.array_equal(alone, together[4:16])
+
+
+def test_relative_cues_measure_lines_against_their_own_page():
+    # A page the text model finds teaser-like as a whole: its body lines still score above
+    # the page's median for body, and its best body line ranks first.
+    proba = np.array(
+        [
+            [0.05, 0.80, 0.05, 0.10],  # the headline: left out of the page's medians
+            [0.40, 0.00, 0.00, 0.60],
+            [0.35, 0.00, 0.00, 0.65],
+            [0.30, 0.00, 0.00, 0.70],
+            [0.05, 0.00, 0.00, 0.95],
+            [0.04, 0.00, 0.00, 0.96],
+        ]
+    )
+    cues = pd.DataFrame(
+        structure.relative_cues(proba, Documents(pd.Series(["d"] * 6)), CLASSES),
+        columns=structure.relative_cue_names(CLASSES),
+    )
+    odds = np.log(0.30 / 0.70)  # the median body line of rows 1-5
+    assert cues["page_body_log_odds"].to_numpy() == pytest.approx([odds] * 6)
+    assert (cues["body_vs_page"].to_numpy()[1:3] > 0).all()
+    assert (cues["body_vs_page"].to_numpy()[4:] < 0).all()
+    assert cues["body_rank_in_page"].idxmax() == 1
+
+
+def test_relative_cues_of_a_document_do_not_depend_on_its_batch():
+    rng = np.random.default_rng(3)
+    proba = rng.dirichlet(np.ones(4), 20)
+    alone = structure.relative_cues(proba[5:15], Documents(pd.Series(["a"] * 10)), CLASSES)
+    doc_ids = pd.Series(["o"] * 5 + ["a"] * 10 + ["p"] * 5)
+    together = structure.relative_cues(proba, Documents(doc_ids), CLASSES)
+    assert np.array_equal(alone, together[5:15])
+
+
+def test_series_cues_find_lines_that_start_like_the_headline():
+    texts = [
+        "Opening Bell: 10.29.19",
+        "Markets opened higher on Tuesday as investors waited for the Fed.",
+        "Opening Bell: 10.30.19",
+        "Opening Bell: 10.31.19",
+        "Opening remarks were brief.",
+        "",
+    ]
+    cues = pd.DataFrame(
+        structure.series_cues(texts, Documents(pd.Series(["d"] * 6))),
+        columns=structure.SERIES_CUES,
+    )
+    # The two dated issues share the headline's two word shapes (digits read as 0).
+    assert cues["two_words_as_headline"].tolist() == [0, 0, 1, 1, 0, 0]
+    assert cues["log_two_words_shared"].to_numpy()[[0, 2, 3]] == pytest.approx([np.log(3)] * 3)
+    # "Opening remarks" shares only the first word; the empty line shares nothing.
+    assert cues["first_word_as_headline"].tolist() == [0, 0, 1, 1, 1, 0]
+    assert cues["log_first_word_shared"].to_numpy()[[4, 5]] == pytest.approx([np.log(4), 0])
+
+
+def test_series_cues_count_only_lines_of_the_same_page():
+    texts = ["Live: day 1", "Live: day 2", "Live: day 3"]
+    apart = structure.series_cues(texts, Documents(pd.Series(["a", "b", "c"])))
+    assert not apart.any()

@@ -11,19 +11,16 @@ import numpy as np
 
 from newsseg.feature_steps import NgramTfidf
 from newsseg.model import ParagraphLabeler
-from newsseg.model_arrays import FORMAT_NAME, FORMAT_VERSION, ModelArrays, problem
-
-SETTINGS = (
-    "sequence",
-    "zones",
-    "use_words",
-    "use_chars",
-    "use_layout",
-    "use_topic",
-    "use_context",
-    "use_memory",
-    "use_structure",
+from newsseg.model_arrays import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    SETTING_FLAGS,
+    ModelArrays,
+    problem,
 )
+from newsseg.stage_two import STRUCTURE_FLAGS
+
+SETTINGS = ("sequence", *SETTING_FLAGS, *STRUCTURE_FLAGS)
 """The settings of a ParagraphLabeler that prediction follows (the others shape training)."""
 
 

@@ -512,9 +512,11 @@ ABLATION_VARIANTS: dict[str, dict] = {
     "without topic cues": {"use_topic": False},
     "without composed training pages": {"compose": 0.0},
     "without structure cues": {"use_structure": False},
+    "without page-relative cues": {"use_relative": False},
+    "without series cues": {"use_series": False},
     "without zones (a plain label chain)": {"zones": False},
     "with early stopping (the holdout's best macro-F1)": {"early_stopping": True},
-    "120 booster iterations (v0.5)": {"boost_iterations": 120},
+    "120 booster iterations (v0.4's)": {"boost_iterations": 120},
 }
 """The ablation's rows: each component switched (settings changed from the model's own)."""
 

@@ -54,7 +54,13 @@ from newsseg.sequence import (
     transition_log_probs,
     zone_transition_log_probs,
 )
-from newsseg.stage_two import stage_two_feature_names, stage_two_matrix, structure_features
+from newsseg.stage_two import (
+    StructureSettings,
+    stage_two_feature_names,
+    stage_two_matrix,
+    structure_feature_names,
+    structure_features,
+)
 
 CALIBRATION_SHARE = 0.2
 """Share of the training sites held out once to fit the reported probabilities' temperature."""
@@ -147,6 +153,10 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
     use_structure : page-structure cues (see :mod:`newsseg.structure`): each paragraph's
         place against the article span the text model's probabilities outline, and the
         title-then-lead rhythm of the lines around it.
+    use_relative : with ``use_structure``, the text model's scores against the page's own
+        (each label's log-odds minus the page's median, the body rank in the page).
+    use_series : with ``use_structure``, the series cues: lines starting with the
+        headline's word shapes, and how many lines of the page start alike.
     zones : decode over a chain that knows the page's zones (before the article, the
         article from its first to its last body line, after it: body lines only inside,
         one article per page; see :func:`newsseg.sequence.zone_states`).
@@ -177,6 +187,8 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         use_context: bool = True,
         use_memory: bool = False,
         use_structure: bool = True,
+        use_relative: bool = True,
+        use_series: bool = True,
         zones: bool = True,
         word_max_features: int | None = WORD_MAX_FEATURES,
         char_max_features: int | None = CHAR_MAX_FEATURES,
@@ -200,6 +212,8 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         self.use_context = use_context
         self.use_memory = use_memory
         self.use_structure = use_structure
+        self.use_relative = use_relative
+        self.use_series = use_series
         self.zones = zones
         self.word_max_features = word_max_features
         self.char_max_features = char_max_features
@@ -237,6 +251,8 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
         state.setdefault("boost_l2", 0.0)  # how models before BOOST_L2 were trained
         state.setdefault("early_stopping", False)
         state.setdefault("use_structure", False)
+        state.setdefault("use_relative", False)  # files from before the relative cues
+        state.setdefault("use_series", False)
         state.setdefault("zones", False)
         if "booster_" in state:
             state.setdefault("quantiser_", None)  # files from before newsseg.binning
@@ -506,7 +522,7 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
                 frame
             )
         return stage_two_matrix(
-            frame[DOC_COLUMN],
+            frame,
             self.classes_,
             layout=layout,
             layout_names=self._layout_names(),
@@ -514,18 +530,40 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
             memory=memory,
             text_proba=text_proba,
             use_context=self.use_context,
-            use_structure=self.use_structure,
+            structure=self.structure_settings,
         )
 
     def _layout_names(self) -> list[str]:
         return [] if self.layout_ is None else list(self.layout_.get_feature_names_out())
 
+    @property
+    def structure_settings(self) -> StructureSettings | None:
+        """Which page-structure cues the booster reads (None: none, without
+        ``use_structure``)."""
+        if not self.use_structure:
+            return None
+        return StructureSettings(use_relative=self.use_relative, use_series=self.use_series)
+
     def structure_features(
-        self, doc_ids: pd.Series, text_proba: np.ndarray | None, layout: np.ndarray | None
+        self, frame: pd.DataFrame, text_proba: np.ndarray | None, layout: np.ndarray | None
     ) -> np.ndarray:
         """The page-structure cues of paragraphs (see :mod:`newsseg.structure`): the article
-        span from the text model's probabilities, the rhythm from the layout cues."""
-        return structure_features(doc_ids, text_proba, layout, self._layout_names(), self.classes_)
+        span and the page-relative scores from the text model's probabilities, the rhythm
+        from the layout cues, the series cues from the text."""
+        settings = self.structure_settings or StructureSettings(self.use_relative, self.use_series)
+        return structure_features(
+            frame, text_proba, layout, self._layout_names(), self.classes_, settings
+        )
+
+    def structure_feature_names(self) -> list[str]:
+        """Names of :meth:`structure_features`' columns."""
+        settings = self.structure_settings or StructureSettings(self.use_relative, self.use_series)
+        return structure_feature_names(
+            self.classes_,
+            text=self.classifier_ is not None,
+            layout=self.layout_ is not None,
+            settings=settings,
+        )
 
     # -- prediction
 
@@ -660,7 +698,7 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
             memory=self.memory_ is not None,
             text=self.classifier_ is not None,
             use_context=self.use_context,
-            use_structure=self.use_structure,
+            structure=self.structure_settings,
         )
 
     def cue_importances(self) -> dict[str, dict[str, float]]:

@@ -41,7 +41,7 @@ from newsseg.errors import ModelError
 from newsseg.features import TOPIC_CUES, layout_feature_names
 from newsseg.ngrams import ANALYZERS, bucket_order_ok
 from newsseg.sequence import SEQUENCE_MODES, TEMPERATURE_BOUNDS, ZONES
-from newsseg.stage_two import stage_two_feature_names
+from newsseg.stage_two import STRUCTURE_FLAGS, StructureSettings, stage_two_feature_names
 from newsseg.trees import NODE_ARRAYS, TreeEnsemble
 
 FORMAT_NAME = "newsseg-model"
@@ -67,6 +67,19 @@ MAX_COMPRESSION_RATIO = 200
 MAX_HEADER_BYTES = 16 * 2**20
 MAX_NGRAM = 10
 """The longest n-grams a model file may ask for."""
+
+SETTING_FLAGS = (
+    "use_words",
+    "use_chars",
+    "use_layout",
+    "use_topic",
+    "use_context",
+    "use_memory",
+    "use_structure",
+    "zones",
+)
+"""The settings every model file gives (besides ``sequence`` and the optional structure
+flags of :class:`~newsseg.stage_two.StructureSettings`)."""
 
 _DIRECTORY_END = b"PK\x05\x06"
 _ZIP64_LOCATOR = b"PK\x06\x07"
@@ -389,10 +402,14 @@ def header_problem(header: Mapping) -> str | None:
     if not _labels_ok(labels):
         return "labels must be two or more different names, sorted"
     settings = header.get("settings")
-    flags = ("use_words", "use_chars", "use_layout", "use_topic", "use_context", "use_memory")
     if not isinstance(settings, dict) or not all(
-        isinstance(settings.get(flag), bool) for flag in (*flags, "use_structure", "zones")
+        isinstance(settings.get(flag), bool) for flag in SETTING_FLAGS
     ):
+        return "settings must give every use_... flag and zones as true or false"
+    unknown = sorted(set(settings) - {*SETTING_FLAGS, *STRUCTURE_FLAGS, "sequence"})
+    if unknown:  # a later newsseg's cues: this one would compute other columns
+        return f"settings this newsseg does not know ({', '.join(unknown)}): upgrade newsseg"
+    if not all(isinstance(settings.get(flag, False), bool) for flag in STRUCTURE_FLAGS):
         return "settings must give every use_... flag and zones as true or false"
     if settings.get("sequence") not in SEQUENCE_MODES:
         return f"sequence must be one of {', '.join(SEQUENCE_MODES)}"
@@ -612,8 +629,16 @@ def header_stage_two_names(header: Mapping) -> list[str]:
         memory=bool(header.get("memory")),
         text=bool(header.get("text")),
         use_context=settings["use_context"],
-        use_structure=settings["use_structure"],
+        structure=structure_settings(settings),
     )
+
+
+def structure_settings(settings: Mapping) -> StructureSettings | None:
+    """The structure cues a model's settings ask for (a flag the file lacks reads false:
+    the file was written before the cue existed)."""
+    if not settings["use_structure"]:
+        return None
+    return StructureSettings(**{flag: bool(settings.get(flag, False)) for flag in STRUCTURE_FLAGS})
 
 
 def _chain_problem(header: Mapping, arrays: Mapping[str, np.ndarray]) -> str | None:

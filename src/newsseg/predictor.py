@@ -29,7 +29,7 @@ from newsseg.features import (
     memory_cues,
     topic_cues,
 )
-from newsseg.model_arrays import ModelArrays, header_stage_two_names
+from newsseg.model_arrays import ModelArrays, header_stage_two_names, structure_settings
 from newsseg.ngrams import NgramVocabulary, SparseRows
 from newsseg.sequence import SEQUENCE_MODES, Chain, ChainDecoder
 from newsseg.stage_two import stage_two_matrix
@@ -169,7 +169,7 @@ class ArrayLabeler:
         :func:`newsseg.stage_two.stage_two_matrix`)."""
         frame = as_paragraph_frame(X)
         return stage_two_matrix(
-            frame[DOC_COLUMN],
+            frame,
             self.classes_,
             layout=self.layout_cues(frame),
             layout_names=self.layout_names or [],
@@ -177,7 +177,7 @@ class ArrayLabeler:
             memory=self.memory_cues(frame),
             text_proba=self.text_proba(frame),
             use_context=self.settings["use_context"],
-            use_structure=self.settings["use_structure"],
+            structure=structure_settings(self.settings),
         )
 
     def stage_two_proba(self, stacked: np.ndarray) -> np.ndarray:

@@ -11,13 +11,22 @@ structure:
   inside, how far before or after, whether a notice or teasers stand between it and the
   span, and whether body-like lines follow a notice (a notice inside the article);
 - **rhythm**: short lines without a full stop alternating with long ones (a title, then
-  its lead: teaser rails), in a window around each line.
+  its lead: teaser rails), in a window around each line;
+- **the page's own scale** (relative cues): each label's text-model log-odds against the
+  page's median, the page's median body log-odds and each line's body rank in its page. A
+  page whose language or style the text model knows badly is shifted as a whole (a whole
+  article body scored teaser-like); its lines still stand apart from each other;
+- **series** cues: whether a line starts with the same word shapes as the headline (digits
+  read as 0: "Opening Bell 10.29.19" and "Opening Bell 10.30.19"), and how many lines of
+  the page start alike: a rail of the same column's other issues.
 
 Every cue is computed per document over all documents of a batch at once, from rows of the
 same document only, so a paragraph's cues do not depend on the batch it is labeled in.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pandas as pd
@@ -46,6 +55,24 @@ SPAN_CUES = (
     "span_score_share",
 )
 RHYTHM_CUES = ("title_like", "pair_head", "pair_tail", "window_alternation", "window_title_like")
+SERIES_CUES = (
+    "two_words_as_headline",
+    "log_two_words_shared",
+    "first_word_as_headline",
+    "log_first_word_shared",
+)
+PROBA_CLIP = 1e-6
+"""Probabilities are clipped to [this, 1 - this] before they become log-odds."""
+
+
+def relative_cue_names(classes: list[str]) -> list[str]:
+    """The names of :func:`relative_cues`' columns for a label set."""
+    names = []
+    for label in classes:
+        names.append(f"{label}_vs_page")
+        if label == "body":
+            names += ["page_body_log_odds", "body_rank_in_page"]
+    return names
 
 
 def article_spans(score: np.ndarray, documents: Documents) -> tuple[np.ndarray, np.ndarray]:
@@ -168,3 +195,71 @@ def rhythm_cues(log_words: np.ndarray, ends_with_stop: np.ndarray, documents: Do
             documents.window_mean(title_like, RHYTHM_WINDOW),
         ]
     )
+
+
+def _log_odds(proba: np.ndarray) -> np.ndarray:
+    clipped = np.clip(proba, PROBA_CLIP, 1 - PROBA_CLIP)
+    return np.log(clipped / (1 - clipped))
+
+
+def relative_cues(proba: np.ndarray, documents: Documents, classes: list[str]) -> np.ndarray:
+    """Each label's log-odds minus its median over the page's lines after the first (the
+    headline), and for ``body`` also that median and the line's body rank in its page
+    (0-1, ties averaged); columns named by :func:`relative_cue_names`."""
+    columns = []
+    after_first = documents.position > 0
+    for index, label in enumerate(classes):
+        odds = _log_odds(proba[:, index])
+        median = (
+            pd.Series(np.where(after_first, odds, np.nan))
+            .groupby(documents.runs)
+            .transform("median")
+            .to_numpy(float)
+        )
+        median = np.nan_to_num(median, nan=0.0)  # a one-line page
+        columns.append(odds - median)
+        if label == "body":
+            rank = pd.Series(odds).groupby(documents.runs).rank(pct=True).to_numpy(float)
+            columns += [median, rank]
+    if not columns or len(proba) == 0:
+        return np.zeros((len(proba), len(relative_cue_names(classes))))
+    return np.column_stack(columns)
+
+
+_LEADING_WORDS = re.compile(r"\W*(\w+)(?:\W+(\w+))?")
+_DIGIT = re.compile(r"\d")
+
+
+def leading_shapes(texts) -> tuple[np.ndarray, np.ndarray]:
+    """Each text's first word and first two words, lower-cased with every digit as 0
+    ("" where the text has fewer words)."""
+    first, two = [], []
+    for text in texts:
+        found = _LEADING_WORDS.match(str(text).lower())
+        if found is None:
+            first.append("")
+            two.append("")
+            continue
+        word = _DIGIT.sub("0", found.group(1))
+        first.append(word)
+        second = found.group(2)
+        two.append(f"{word} {_DIGIT.sub('0', second)}" if second is not None else "")
+    return np.array(first, dtype=object), np.array(two, dtype=object)
+
+
+def series_cues(texts, documents: Documents) -> np.ndarray:
+    """The :data:`SERIES_CUES` of each row: whether its first two word shapes (then its
+    first one) equal its page's headline's, and the log of how many other lines of the
+    page share them."""
+    n = len(documents.runs)
+    if n == 0:
+        return np.zeros((0, len(SERIES_CUES)))
+    columns = []
+    for shapes in reversed(leading_shapes(texts)):  # two words, then one
+        valid = shapes != ""
+        keys = pd.DataFrame({"page": documents.runs, "shape": shapes})
+        shared = keys.groupby(["page", "shape"], sort=False)["page"].transform("size")
+        others = shared.to_numpy(float) - 1
+        as_headline = valid & (shapes == shapes[documents.start]) & (documents.position > 0)
+        columns += [as_headline.astype(float), np.where(valid, np.log1p(others), 0.0)]
+    return np.column_stack(columns)
