@@ -383,12 +383,15 @@ def save(model: Labeler, path: str | Path, metadata: dict, force: bool = True) -
     metadata = {**metadata, "saved": _now()}
     if isinstance(model, ArrayLabeler):
         arrays = model_arrays.ModelArrays(
-            {**model.model.header, "metadata": metadata}, model.model.arrays
+            {**model.stored.header, "metadata": metadata}, model.stored.arrays
         )
     else:
         from newsseg.conversion import as_model_arrays
 
-        arrays = as_model_arrays(model, metadata)
+        try:
+            arrays = as_model_arrays(model, metadata)
+        except ValueError as error:  # a state no reader would accept: never write it
+            raise OutputError(path, f"not written: the model fails the checks ({error})") from None
     write_model(arrays, path, force)
 
 
@@ -418,7 +421,10 @@ def convert(
         model, metadata = load_skops(source)
     else:
         raise ModelError(source, f"not a newsseg 0.x model file (not {SKOPS_SUFFIX} or .joblib)")
-    arrays = model.model if isinstance(model, ArrayLabeler) else _converted(source, model, metadata)
+    if isinstance(model, ArrayLabeler):  # a trusted pickle of a loaded model
+        arrays = model.stored
+    else:
+        arrays = _converted(source, model, metadata)
     note = {"from": source.name, "by_newsseg": VERSION, "at": _now()}
     converted = {**metadata, "converted": note}
     write_model(

@@ -71,7 +71,8 @@ class ArrayLabeler:
     order), or a list of paragraphs of one document."""
 
     def __init__(self, model: ModelArrays) -> None:
-        self.model = model
+        self.stored = model
+        """The arrays and header of the model file, as read."""
         header = model.header
         self.classes_ = np.asarray(model.labels, dtype=object)
         self.settings = model.settings
@@ -103,7 +104,7 @@ class ArrayLabeler:
 
     def get_params(self, deep: bool = True) -> dict:
         """The settings the model was trained with (``sequence`` as it is now)."""
-        return {**self.model.header["params"], "sequence": self.sequence}
+        return {**self.stored.header["params"], "sequence": self.sequence}
 
     def set_params(self, **params: Any) -> ArrayLabeler:
         """Change how the model decodes (``sequence``); other settings need training."""
@@ -139,7 +140,7 @@ class ArrayLabeler:
             return None
         texts = [as_text(text) for text in frame[TEXT_COLUMN].tolist()]
         rows = [vocabulary.transform(texts) for _, vocabulary in self.text_steps]
-        text = self.model.arrays
+        text = self.stored.arrays
         decision = sparse_decision(rows, text["text.coef"], text["text.intercept"])
         proba = softmax(decision) if decision.ndim == 2 else binary_proba(decision)
         return _aligned(proba, self.text_labels, len(self.classes_))
@@ -157,9 +158,9 @@ class ArrayLabeler:
         return topic_cues(self.topic, texts, frame[DOC_COLUMN])
 
     def memory_cues(self, frame: pd.DataFrame) -> np.ndarray | None:
-        if not self.model.header.get("memory"):
+        if not self.stored.header.get("memory"):
             return None
-        arrays = self.model.arrays
+        arrays = self.stored.arrays
         return memory_cues(
             frame[TEXT_COLUMN], frame[DOC_COLUMN], arrays["memory.hashes"], arrays["memory.counts"]
         )
@@ -230,9 +231,9 @@ class ArrayLabeler:
         names = [
             f"{name}__{term}"
             for name, _ in self.text_steps
-            for term in _terms(self.model.step_arrays(f"text.{name}"))
+            for term in _terms(self.stored.step_arrays(f"text.{name}"))
         ]
-        coef = np.asarray(self.model.arrays["text.coef"])
+        coef = np.asarray(self.stored.arrays["text.coef"])
         if coef.shape[0] == 1:  # two labels: one row, positive for the second
             coef = np.vstack([-coef[0], coef[0]])
         labels = [self.classes_[i] for i in self.text_labels]
@@ -243,7 +244,7 @@ class ArrayLabeler:
 
     def stage_two_feature_names(self) -> list[str]:
         """Names of the boosting stage's features, in the columns of :meth:`stage_two_features`."""
-        return header_stage_two_names(self.model.header)
+        return header_stage_two_names(self.stored.header)
 
     def cue_importances(self) -> dict[str, dict[str, float]]:
         """Each stage-two feature's share of the split gain of the booster's trees for each
