@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 from newsseg.config import MODEL_META_MEMBER
-from newsseg.model_file import MOVED_TYPES
+from newsseg.model_file import MOVED_TYPES, renamed_modules
 
 SKLEARN_OF_0X = "1.9."
 """The scikit-learn minor version newsseg 0.5 was pinned to."""
@@ -29,17 +29,6 @@ def write_skops_model(model, path: Path, metadata: dict) -> Path:
     buffer = io.BytesIO(sio.dumps(model))
     old_modules = {(new, name): old for (old, name), new in MOVED_TYPES.items()}
 
-    def as_before(node):
-        if isinstance(node, dict):
-            node = {key: as_before(value) for key, value in node.items()}
-            key = (node.get("__module__"), node.get("__class__"))
-            if key in old_modules:
-                node["__module__"] = old_modules[key]
-            return node
-        if isinstance(node, list):
-            return [as_before(item) for item in node]
-        return node
-
     with (
         zipfile.ZipFile(buffer) as source,
         zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as target,
@@ -47,7 +36,7 @@ def write_skops_model(model, path: Path, metadata: dict) -> Path:
         for info in source.infolist():
             data = source.read(info)
             if info.filename == "schema.json":
-                data = json.dumps(as_before(json.loads(data))).encode("utf-8")
+                data = json.dumps(renamed_modules(json.loads(data), old_modules)).encode("utf-8")
             target.writestr(info.filename, data)
         target.writestr(MODEL_META_MEMBER, json.dumps(metadata))
     return path

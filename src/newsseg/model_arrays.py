@@ -279,6 +279,21 @@ def _check_directory_end(source: Path, size: int) -> None:
         )
 
 
+def refuse_inflation(source: Path, info: zipfile.ZipInfo) -> None:
+    """A :class:`ModelError` if the zip directory says member ``info`` would inflate past
+    :data:`MAX_MEMBER_BYTES`, or (over a MB) past :data:`MAX_COMPRESSION_RATIO` times its
+    stored size."""
+    ratio = info.file_size / max(info.compress_size, 1)
+    if info.file_size > MAX_MEMBER_BYTES or (
+        info.file_size > 2**20 and ratio > MAX_COMPRESSION_RATIO
+    ):
+        raise ModelError(
+            source,
+            f"refused: member {info.filename!r} would inflate to {info.file_size} bytes "
+            f"({ratio:.0f} times its stored size)",
+        )
+
+
 def _checked_members(source: Path, archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     """The members by name, after checking what the directory says of them: names once
     each, plain deflate or stored, not encrypted, sizes and ratios within the caps."""
@@ -292,15 +307,7 @@ def _checked_members(source: Path, archive: zipfile.ZipFile) -> dict[str, zipfil
             raise ModelError(source, f"corrupt model file (member {name!r} is encrypted)")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             raise ModelError(source, f"corrupt model file (member {name!r}: unknown compression)")
-        ratio = info.file_size / max(info.compress_size, 1)
-        if info.file_size > MAX_MEMBER_BYTES or (
-            info.file_size > 2**20 and ratio > MAX_COMPRESSION_RATIO
-        ):
-            raise ModelError(
-                source,
-                f"refused: member {name!r} would inflate to {info.file_size} bytes "
-                f"({ratio:.0f} times its stored size)",
-            )
+        refuse_inflation(source, info)
         total += info.file_size
         members[name] = info
     if total > MAX_ARCHIVE_BYTES:

@@ -38,12 +38,7 @@ from newsseg.config import (
     ordered_labels,
 )
 from newsseg.errors import ModelError, OutputError
-from newsseg.model_arrays import (
-    MAX_ARCHIVE_BYTES,
-    MAX_COMPRESSION_RATIO,
-    MAX_MEMBER_BYTES,
-    MODEL_SUFFIX,
-)
+from newsseg.model_arrays import MAX_ARCHIVE_BYTES, MODEL_SUFFIX
 from newsseg.predictor import ArrayLabeler, Labeler
 
 if TYPE_CHECKING:
@@ -265,6 +260,20 @@ def load_skops(source: Path) -> tuple[ParagraphLabeler, dict]:
     return _checked(source, model), metadata
 
 
+def renamed_modules(node: Any, modules: dict[tuple[str, str], str]) -> Any:
+    """A skops schema ``node`` with the class ``(module, name)`` of every object found in
+    ``modules`` named from the module it maps to."""
+    if isinstance(node, dict):
+        node = {key: renamed_modules(value, modules) for key, value in node.items()}
+        key = (node.get("__module__"), node.get("__class__"))
+        if key in modules:
+            node["__module__"] = modules[key]
+        return node
+    if isinstance(node, list):
+        return [renamed_modules(item, modules) for item in node]
+    return node
+
+
 def _with_moved_types(source: Path) -> bytes:
     """The skops archive with the classes of :data:`MOVED_TYPES` named where they live now."""
     try:
@@ -276,22 +285,11 @@ def _with_moved_types(source: Path) -> bytes:
     except (zipfile.BadZipFile, ValueError, RecursionError, NotImplementedError, OSError) as error:
         raise ModelError(source, f"corrupt model file ({error})") from None
 
-    def moved(node: Any) -> Any:
-        if isinstance(node, dict):
-            node = {key: moved(value) for key, value in node.items()}
-            key = (node.get("__module__"), node.get("__class__"))
-            if key in MOVED_TYPES:
-                node["__module__"] = MOVED_TYPES[key]
-            return node
-        if isinstance(node, list):
-            return [moved(item) for item in node]
-        return node
-
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for info, data in members:
             if info.filename == "schema.json":
-                data = json.dumps(moved(schema)).encode("utf-8")
+                data = json.dumps(renamed_modules(schema, MOVED_TYPES)).encode("utf-8")
             archive.writestr(info.filename, data)
     return buffer.getvalue()
 
@@ -306,15 +304,7 @@ def check_archive_sizes(source: Path) -> None:
         raise ModelError(source, f"corrupt model file ({error})") from None
     total = 0
     for member in members:
-        ratio = member.file_size / max(member.compress_size, 1)
-        if member.file_size > MAX_MEMBER_BYTES or (
-            member.file_size > 2**20 and ratio > MAX_COMPRESSION_RATIO
-        ):
-            raise ModelError(
-                source,
-                f"refused: member {member.filename!r} would inflate to {member.file_size} "
-                f"bytes ({ratio:.0f} times its stored size)",
-            )
+        model_arrays.refuse_inflation(source, member)
         total += member.file_size
     if total > MAX_ARCHIVE_BYTES:
         raise ModelError(source, f"refused: its members would inflate to {total} bytes")
