@@ -61,6 +61,7 @@ from newsseg.stage_two import (
     structure_feature_names,
     structure_features,
 )
+from newsseg.trees import gain_shares
 
 CALIBRATION_SHARE = 0.2
 """Share of the training sites held out once to fit the reported probabilities' temperature."""
@@ -713,17 +714,7 @@ class ParagraphLabeler(ClassifierMixin, BaseEstimator):
             for k, tree in enumerate(iteration):
                 splits = tree.nodes[~tree.nodes["is_leaf"].astype(bool)]
                 np.add.at(gains[k], splits["feature_idx"], np.maximum(splits["gain"], 0.0))
-        tree_of = (
-            {str(label): 0 for label in self.booster_.classes_}
-            if per_iteration == 1
-            else {str(label): k for k, label in enumerate(self.booster_.classes_)}
-        )
-        result = {}
-        for label, k in tree_of.items():
-            total = gains[k].sum()
-            shares = gains[k] / total if total > 0 else gains[k]
-            result[label] = {name: float(share) for name, share in zip(names, shares, strict=True)}
-        return result
+        return gain_shares(gains, names, [str(label) for label in self.booster_.classes_])
 
 
 def canonical_order(frame: pd.DataFrame, labels: np.ndarray) -> np.ndarray:

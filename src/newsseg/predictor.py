@@ -33,6 +33,7 @@ from newsseg.model_arrays import ModelArrays, header_stage_two_names, structure_
 from newsseg.ngrams import NgramVocabulary, SparseRows
 from newsseg.sequence import SEQUENCE_MODES, Chain, ChainDecoder
 from newsseg.stage_two import stage_two_matrix
+from newsseg.trees import gain_shares
 
 
 class Labeler(Protocol):
@@ -257,13 +258,7 @@ class ArrayLabeler:
         gains = np.zeros((per_iteration, len(names)))
         np.add.at(gains, (tree_kind, trees.feature[split]), np.maximum(trees.gain[split], 0.0))
         labels = [str(self.classes_[i]) for i in self.booster_labels]
-        tree_of = {label: 0 if per_iteration == 1 else k for k, label in enumerate(labels)}
-        result = {}
-        for label, k in tree_of.items():
-            total = gains[k].sum()
-            shares = gains[k] / total if total > 0 else gains[k]
-            result[label] = {name: float(share) for name, share in zip(names, shares, strict=True)}
-        return result
+        return gain_shares(gains, names, labels)
 
 
 # --------------------------------------------------------------------------- arithmetic

@@ -227,3 +227,18 @@ def _walk_tree(
             waiting[nodes.right[0]] = np.flatnonzero(~left)
         else:
             waiting[nodes.left[node]], waiting[nodes.right[node]] = rows[left], rows[~left]
+
+
+def gain_shares(
+    gains: np.ndarray, names: list[str], labels: list[str]
+) -> dict[str, dict[str, float]]:
+    """Each label's share of split gain per feature, from ``gains`` summed per tree kind of
+    an iteration (rows) and feature (columns named ``names``): a label's shares sum to 1;
+    with one tree kind (two labels) it serves every label."""
+    result = {}
+    for k, label in enumerate(labels):
+        row = gains[0 if len(gains) == 1 else k]
+        total = row.sum()
+        shares = row / total if total > 0 else row
+        result[label] = {name: float(share) for name, share in zip(names, shares, strict=True)}
+    return result
