@@ -331,18 +331,19 @@ STAGE_RUNS = 2
 
 
 def time_stages(in_dir: Path) -> None:
-    """Print the CPU seconds of each prediction stage of the shipped model on the dumps of
-    ``in_dir`` (run as a child: one process, one thread)."""
+    """Print the CPU seconds of each prediction stage of the shipped model (an
+    :class:`newsseg.predictor.ArrayLabeler`) on the dumps of ``in_dir`` (run as a child: one
+    process, one thread)."""
     import newsseg
     from newsseg.dataset import read_documents
     from newsseg.features import DOC_COLUMN, document_slices
-    from newsseg.model import probability_context
+    from newsseg.model_arrays import structure_settings
+    from newsseg.stage_two import stage_two_matrix
 
     model = newsseg.load_model()
     frame = read_documents([in_dir], labeled=False)[[DOC_COLUMN, "text"]]
     model.predict_with_proba(frame.iloc[:200])  # tables built once, outside the timing
-    doc_ids = frame[DOC_COLUMN]
-    slices = document_slices(doc_ids)
+    slices = document_slices(frame[DOC_COLUMN])
     seconds: dict[str, list[float]] = {}
 
     def timed(name: str, stage):
@@ -352,25 +353,29 @@ def time_stages(in_dir: Path) -> None:
         return value
 
     def run_once() -> None:
-        text = timed("text TF-IDF (words, characters)", lambda: model.features_.transform(frame))
-        proba = timed(
-            "text model (logistic regression)",
-            lambda: model._align(model.classifier_.predict_proba(text), model.classifier_),
-        )
-        layout = timed("layout cues", lambda: model.layout_.transform(frame))
-        timed("topic cues (TF-IDF, similarities)", lambda: model.topic_.transform(frame))
-        timed(
+        proba = timed("text model (TF-IDF, logistic regression)", lambda: model.text_proba(frame))
+        layout = timed("layout cues", lambda: model.layout_cues(frame))
+        topic = timed("topic cues (TF-IDF, similarities)", lambda: model.topic_cues(frame))
+        memory = timed("site memory cues", lambda: model.memory_cues(frame))
+        stacked = timed(
             "context and structure cues",
-            lambda: (
-                probability_context(proba, doc_ids, model.classes_),
-                model.structure_features(frame, proba, layout),
+            lambda: stage_two_matrix(
+                frame,
+                model.classes_,
+                layout=layout,
+                layout_names=model.layout_names or [],
+                topic=topic,
+                memory=memory,
+                text_proba=proba,
+                use_context=model.settings["use_context"],
+                structure=structure_settings(model.settings),
             ),
         )
-        stacked = model.stage_two_features(frame)  # the stages above, again: not counted
         booster = timed("quantiser and booster", lambda: model.stage_two_proba(stacked))
+        decoder = model.decoder
         timed(
             "decoding (Viterbi, marginals)",
-            lambda: (model._decode(booster, slices), model._reported_proba(booster, slices)),
+            lambda: (decoder.decode(booster, slices), decoder.reported_proba(booster, slices)),
         )
 
     for _ in range(STAGE_RUNS):
@@ -427,35 +432,32 @@ def fit_text(path: Path) -> None:
     print(len(texts), *(f"{value:.2f}" for value in seconds), f"{sum(seconds):.2f}")
 
 
-MODEL_LOAD_RUNS = 3
+MODEL_LOAD_RUNS = 7
 
 
 def bench_model_file() -> list[str]:
-    """The shipped model's size, and the median over fresh processes of the time to load it
-    after ``import newsseg.model_file``: importing skops (its start-up lists every scikit-learn
-    estimator) and then reading the file."""
+    """The shipped model's size, and the median over fresh processes of importing newsseg's
+    model reader and loading the default model file (arrays and JSON, no scikit-learn)."""
     code = (
         "import time; t=time.perf_counter(); import newsseg.model_file as m; i=time.perf_counter();"
-        "import skops.io; s=time.perf_counter(); m.load(); e=time.perf_counter();"
-        "print(m.default_model_path(), i-t, s-i, e-s)"
+        "m.load(); e=time.perf_counter(); import sys;"
+        "heavy=[n for n in ('sklearn','scipy','skops') if n in sys.modules];"
+        "print(m.default_model_path(), i-t, e-i, ','.join(heavy) or '-')"
     )
     command = [sys.executable, "-c", code]
-    runs = []
+    runs, heavy = [], "-"
     for _ in range(MODEL_LOAD_RUNS):
         output = subprocess.run(
             command, check=True, capture_output=True, text=True, env=newsseg_env()
         )
-        path, *seconds = output.stdout.split()
+        path, *seconds, heavy = output.stdout.split()
         runs.append([float(value) for value in seconds])
-    import_newsseg, import_skops, read = (
-        statistics.median(column) for column in zip(*runs, strict=True)
-    )
+    import_newsseg, read = (statistics.median(column) for column in zip(*runs, strict=True))
     size = Path(path).stat().st_size / 1e6
     return [
-        f"default model: {size:.2f} MB, loads in {import_skops + read:.2f} s "
-        f"(importing skops {import_skops:.2f} s, reading the file {read:.2f} s; "
-        f"median of {MODEL_LOAD_RUNS} processes), after importing newsseg.model in "
-        f"{import_newsseg:.2f} s"
+        f"default model: {size:.2f} MB; import + load {import_newsseg + read:.2f} s (importing "
+        f"newsseg.model_file {import_newsseg:.2f} s, reading the file {read:.2f} s; median of "
+        f"{MODEL_LOAD_RUNS} fresh processes); heavy modules imported: {heavy}"
     ]
 
 
